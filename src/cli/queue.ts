@@ -1,0 +1,78 @@
+import type { Command } from 'commander';
+import type { RecipientStatus } from '../queue/store/types.js';
+import { action, CliError } from './context.js';
+import { withStore } from './store.js';
+
+const statuses: RecipientStatus[] = ['queued', 'deferred', 'delivered', 'failed', 'held', 'quarantined', 'expired'];
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/** `outpost queue list|show`. */
+export function registerQueueCommands(program: Command): void {
+  const queue = program.command('queue').description('inspect the mail queue');
+
+  queue
+    .command('list')
+    .description('one line per recipient: queue id, status, attempts, next try, recipient, last reply')
+    .option('-s, --status <status>', `only this status (${statuses.join(', ')})`)
+    .option('-n, --limit <n>', 'at most n rows', '100')
+    .option('-c, --config <file>', 'config file')
+    .option('-d, --data <dir>', 'data directory (default: ./data)')
+    .action(
+      action(async (options: { status?: string; limit: string; config?: string; data?: string }) => {
+        if (options.status && !statuses.includes(options.status as RecipientStatus)) {
+          throw new CliError(`--status: expected one of ${statuses.join(', ')}`);
+        }
+        const limit = Number(options.limit);
+        if (!Number.isInteger(limit) || limit < 1) throw new CliError('--limit: expected a positive whole number');
+        await withStore(options, async (store) => {
+          const rows = await store.list({
+            limit,
+            ...(options.status ? { status: options.status as RecipientStatus } : {}),
+          });
+          for (const r of rows) {
+            process.stdout.write(
+              `${r.messageId}  ${r.status.padEnd(11)} ${String(r.attempts).padStart(3)}  ${iso(r.nextAttemptAt)}  ${r.address}` +
+                `${r.lastReply ? `  ${r.lastReply}` : ''}\n`,
+            );
+          }
+          if (rows.length === 0) process.stdout.write('queue is empty\n');
+        });
+      }),
+    );
+
+  queue
+    .command('show <id>')
+    .description('a message: envelope, reception facts, recipients with status and last reply')
+    .option('--body', 'also print the message')
+    .option('-c, --config <file>', 'config file')
+    .option('-d, --data <dir>', 'data directory (default: ./data)')
+    .action(
+      action(async (id: string, options: { body?: boolean; config?: string; data?: string }) => {
+        await withStore(options, async (store) => {
+          const message = await store.message(id);
+          if (!message) throw new CliError(`${id}: no such message in the queue`);
+          const out = [
+            `id:        ${message.id}`,
+            `sender:    <${message.sender}>`,
+            `received:  ${iso(message.receivedAt)}`,
+            `size:      ${message.size}`,
+            ...Object.entries(message.meta).map(([k, v]) => `${`${k}:`.padEnd(11)}${JSON.stringify(v)}`),
+            'recipients:',
+            ...message.recipients.map(
+              (r) =>
+                `  ${r.address}  ${r.status}  attempts=${r.attempts} next=${iso(r.nextAttemptAt)}` +
+                `${r.lastReply ? `  last="${r.lastReply}"` : ''}`,
+            ),
+          ];
+          process.stdout.write(`${out.join('\n')}\n`);
+          if (options.body) {
+            const body = await store.body(id);
+            process.stdout.write(`\n${body?.toString('utf8') ?? '(body missing)'}\n`);
+          }
+        });
+      }),
+    );
+}

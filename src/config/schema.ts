@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+/** Builds a schema for a number or a unit string ("5s", "25MB"), parsed by `parse`. */
+function withUnits(parse: (text: string) => number | undefined, expected: string) {
+  return z.union([z.number(), z.string()], { error: `expected ${expected}` }).transform((value, ctx) => {
+    const parsed = typeof value === 'number' ? value : parse(value);
+    if (parsed === undefined || !Number.isFinite(parsed) || parsed < 0) {
+      ctx.addIssue({ code: 'custom', message: `expected ${expected}, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return Math.floor(parsed);
+  });
+}
+
+/** A duration in config: "5s", "4h" or milliseconds as a number. Parsed to milliseconds. */
+const duration = withUnits(parseDuration, 'a duration like "30s", "5m", "4h"');
+
+/** A size in config: "25MB", "64KB" or bytes as a number. Parsed to bytes. */
+const size = withUnits(parseSize, 'a size like "25MB"');
+
+/** "host:port" or "[v6]:port". */
+const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected "host:port"');
+
+const action = z.enum(['accept', 'quarantine', 'defer', 'reject']);
+
+export const checkEntrySchema = z
+  .object({
+    use: z.string().min(1),
+    on: z.record(z.string(), action).optional(),
+    timeout: duration.optional(),
+    dry_run: z.boolean().default(false),
+  })
+  .loose();
+
+export const listenerSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9-]+$/, 'expected lower-case letters, digits and "-"'),
+    profile: z.enum(['mx', 'mx-trusted', 'mx-untrusted', 'submission']),
+    address: listenAddress,
+    implicit_tls: z.boolean().default(false),
+    max_message_size: size.default(25 * 1024 * 1024),
+    max_recipients: z.number().int().positive().default(100),
+    max_connections: z.number().int().positive().default(1000),
+    max_connections_per_ip: z.number().int().positive().default(50),
+    max_errors: z.number().int().positive().default(10),
+    max_command_line: z.number().int().min(512).default(2048),
+    max_data_line: z.number().int().min(1000).default(65536),
+    command_timeout: duration.default(300_000),
+    data_timeout: duration.default(600_000),
+    soft_bounce: z.boolean().default(false),
+    allow_insecure_auth: z.boolean().default(false),
+    checks: z.array(checkEntrySchema).default([]),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    hostname: z.string().min(1).default('localhost'),
+    /** Relative to the config file's folder. */
+    data_dir: z.string().default('.'),
+    domains: z.array(z.string().min(1)).default(['localhost']),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    listeners: z.array(listenerSchema).default([]),
+    tls: z
+      .object({ cert: z.string().default('tls/cert.pem'), key: z.string().default('tls/key.pem') })
+      .strict()
+      .prefault({}),
+    http: z
+      .object({
+        address: listenAddress.default('127.0.0.1:8025'),
+        token: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+      })
+      .strict()
+      .prefault({}),
+    dns: z
+      .object({
+        servers: z.array(listenAddress).default([]),
+        timeout: duration.default(3000),
+        tries: z.number().int().min(1).max(5).default(2),
+        lookups_per_message: z.number().int().min(1).default(40),
+      })
+      .strict()
+      .prefault({}),
+    queue: z
+      .object({
+        max_age: duration.default(5 * 86_400_000),
+        warn_after: duration.default(4 * 3_600_000),
+        retry: z.array(duration).min(1).default([60_000, 300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000]),
+        concurrency: z.number().int().min(1).max(1000).default(20),
+        lease: duration.default(300_000),
+        poll: duration.default(1000),
+        inline_body_max: size.default(256 * 1024),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ListenerConfig = z.infer<typeof listenerSchema>;
+export type CheckEntryConfig = z.infer<typeof checkEntrySchema>;

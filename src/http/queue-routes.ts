@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { OutpostError } from '../core/errors.js';
+import type { RecipientStatus, Store } from '../queue/store/types.js';
+
+const statuses = ['queued', 'deferred', 'delivered', 'failed', 'held', 'quarantined', 'expired'] as const;
+
+const listQuery = z.object({
+  status: z.enum(statuses).optional(),
+  sender: z.string().optional(),
+  recipient: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+function parseOr400<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new OutpostError('BAD_REQUEST', `${issue?.path.join('.') || 'query'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data;
+}
+
+/** Queue read-out: list, stats, one message with its recipients. */
+export function queueRoutes(store: Store) {
+  return async (app: FastifyInstance): Promise<void> => {
+    app.get('/api/queue', async (request) => {
+      const query = parseOr400(listQuery, request.query);
+      const filter: { status?: RecipientStatus; sender?: string; recipient?: string; limit: number } = {
+        limit: query.limit,
+      };
+      if (query.status) filter.status = query.status;
+      if (query.sender) filter.sender = query.sender;
+      if (query.recipient) filter.recipient = query.recipient;
+      return { recipients: await store.list(filter) };
+    });
+
+    app.get('/api/queue/stats', async () => store.stats());
+
+    app.get<{ Params: { id: string } }>('/api/queue/:id', async (request) => {
+      const message = await store.message(request.params.id);
+      if (!message) throw new OutpostError('NOT_FOUND', `No message ${request.params.id} in the queue`);
+      return message;
+    });
+  };
+}

@@ -1,0 +1,122 @@
+import type { NotifyOn } from '../../protocol/smtp/types.js';
+
+/** Per-recipient queue state (DESIGN.md "Queue"). */
+export type RecipientStatus = 'queued' | 'deferred' | 'delivered' | 'failed' | 'held' | 'quarantined' | 'expired';
+
+export interface NewRecipient {
+  address: string;
+  /** RFC 3461 ORCPT and NOTIFY (empty array = NEVER). */
+  orcpt?: string;
+  notify?: NotifyOn[];
+  /** Delivery target name: 'maildir' for local mailboxes, 'smtp' for remote, etc. */
+  target: string;
+  /** Maildir++ folder for local delivery ('' = INBOX, 'Junk' for quarantine). */
+  folder?: string;
+  /** Initial state; defaults to 'queued'. */
+  status?: 'queued' | 'held';
+}
+
+export interface NewMessage {
+  /** Queue id, returned in the 250 reply. */
+  id: string;
+  sender: string;
+  /** The full message as it will be delivered (our Received header already prepended). */
+  body: Buffer;
+  receivedAt: number;
+  envid?: string;
+  ret?: 'FULL' | 'HDRS';
+  /** Facts about the reception kept for operators and DSNs: listener, client ip, helo, verdict... */
+  meta: Record<string, unknown>;
+  recipients: NewRecipient[];
+}
+
+export interface RecipientRow {
+  messageId: string;
+  /** Index of the recipient within its message (stable; used in Maildir file names). */
+  rcptIndex: number;
+  address: string;
+  orcpt?: string;
+  notify?: NotifyOn[];
+  target: string;
+  folder: string;
+  status: RecipientStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  lastReply?: string;
+  updatedAt: number;
+}
+
+export interface MessageRow {
+  id: string;
+  sender: string;
+  size: number;
+  receivedAt: number;
+  envid?: string;
+  ret?: 'FULL' | 'HDRS';
+  meta: Record<string, unknown>;
+  recipients: RecipientRow[];
+}
+
+/** A recipient handed to a delivery worker, with the lease it holds until it reports back. */
+export interface LeasedRecipient extends RecipientRow {
+  sender: string;
+  receivedAt: number;
+  leaseUntil: number;
+}
+
+export type DeliveryOutcome =
+  | { messageId: string; rcptIndex: number; status: 'delivered'; reply: string }
+  | { messageId: string; rcptIndex: number; status: 'deferred'; reply: string; nextAttemptAt: number }
+  | { messageId: string; rcptIndex: number; status: 'failed' | 'expired'; reply: string };
+
+export interface QueueFilter {
+  status?: RecipientStatus;
+  sender?: string;
+  recipient?: string;
+  limit?: number;
+}
+
+export interface QueueStats {
+  messages: number;
+  byStatus: Record<RecipientStatus, number>;
+}
+
+export interface User {
+  address: string;
+  /** scrypt hash, absent for receive-only mailboxes. */
+  passwordHash?: string;
+  settings: Record<string, string>;
+  createdAt: number;
+}
+
+/**
+ * The durable queue. Every write resolves only once it is on disk (fsync / WAL commit); concurrent
+ * enqueues share one commit. Implementations: store/sqlite (embedded default).
+ */
+export interface Store {
+  enqueue(message: NewMessage): Promise<void>;
+  /** Hands out due recipients (queued or deferred with nextAttemptAt <= now, no live lease). */
+  lease(options: { now: number; limit: number; leaseMs: number; owner: string }): Promise<LeasedRecipient[]>;
+  /** Records delivery outcomes and drops the leases. */
+  complete(outcomes: DeliveryOutcome[]): Promise<void>;
+  body(messageId: string): Promise<Buffer | undefined>;
+  message(messageId: string): Promise<MessageRow | undefined>;
+  list(filter: QueueFilter): Promise<RecipientRow[]>;
+  stats(): Promise<QueueStats>;
+  /** Operator actions on every recipient of a message (or one recipient); return rows changed. */
+  setStatus(messageId: string, from: RecipientStatus[], to: RecipientStatus, rcptIndex?: number): Promise<number>;
+  /** Makes deferred recipients due now. */
+  flush(messageId?: string): Promise<number>;
+  /** Removes a message and its recipients. */
+  remove(messageId: string): Promise<boolean>;
+  /** Deletes messages whose recipients are all final and older than the cutoff. */
+  purge(olderThan: number): Promise<number>;
+
+  addUser(user: User): Promise<void>;
+  removeUser(address: string): Promise<boolean>;
+  getUser(address: string): Promise<User | undefined>;
+  listUsers(): Promise<User[]>;
+  updateUser(address: string, changes: Partial<Pick<User, 'passwordHash' | 'settings'>>): Promise<boolean>;
+
+  close(): Promise<void>;
+}
