@@ -54,6 +54,9 @@ export interface CheckContext<Options = Record<string, unknown>> {
 export interface Check<Options = Record<string, unknown>> {
   name: string;
   stage: Stage;
+  /** Authentication-Results method when it differs from the name ('iprev', 'dnswl'); also used for
+   * the temperror the pipeline reports when the check throws or times out. */
+  method?: string;
   /** Checks of the same stage whose results this one reads from ctx.earlier; it runs after them. */
   after?: readonly string[];
   run(ctx: CheckContext<Options>): Promise<CheckResult>;

@@ -5,13 +5,13 @@ import { readXgenOffer } from '../../gen/xgen.js';
 import type { Check, CheckRegistration } from '../../pipeline/check.js';
 
 /** The server's own generation, as `outpost gen show`/the state file reports it. */
-export interface GenCookieOptions {
+export type GenCookieOptions = {
   zone: string;
   epoch: number;
   /** Our cookie k[epoch], base64. */
   cookie: string;
   maxAge: number;
-}
+};
 
 /** Check block keys: zone, epoch, cookie and max_age (maxAge is accepted too). */
 export const genCookieOptionsSchema = z

@@ -1,0 +1,189 @@
+import { describeError } from '../core/errors.js';
+import type { Action, CheckContext, CheckResult, CheckResultValue, Stage } from './check.js';
+import { ACTIONS, CHECK_RESULT_VALUES, type CompiledCheck } from './config.js';
+
+/** What every check of a stage sees; each check adds its own options and signal. */
+export type StageContext = Omit<CheckContext, 'options' | 'signal'>;
+
+/** One check's part in a stage's decision, for the transaction's log line. */
+export interface CheckDecision {
+  check: string;
+  result: CheckResultValue;
+  /** The action configuration maps the result to. */
+  action: Action;
+  /** What the pipeline did: `action`, or accept under dry_run. */
+  applied: Action;
+  dryRun: boolean;
+  /** Why a check became temperror (exception text, timeout); logged, never sent to the client. */
+  detail?: string;
+}
+
+/** The one decision of a stage. */
+export interface StageOutcome {
+  stage: Stage;
+  action: Action;
+  /** The check whose action won the merge (absent when everything accepted). */
+  decidedBy?: string;
+  /** The deciding check's reason: the SMTP reply text when the action refuses. */
+  reason?: string;
+  /** The deciding check's suggested reply code, if any. */
+  replyCode?: { code: number; enhanced: string };
+  results: Map<string, CheckResult>;
+  /** In configuration order. */
+  decisions: CheckDecision[];
+}
+
+/** Where dry_run checks report what they would have done (a pino logger fits). */
+export interface DryRunLog {
+  info(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface RunStageOptions {
+  /** Aborts every check of the stage, e.g. when the client disconnects. */
+  signal?: AbortSignal;
+  log?: DryRunLog;
+}
+
+const RESULT_VALUES: ReadonlySet<string> = new Set(CHECK_RESULT_VALUES);
+
+/** reject > defer > quarantine > accept. */
+export function strongerAction(a: Action, b: Action): Action {
+  return ACTIONS.indexOf(a) >= ACTIONS.indexOf(b) ? a : b;
+}
+
+class CheckTimeout extends Error {
+  constructor(readonly ms: number) {
+    super(`timed out after ${ms} ms`);
+  }
+}
+
+function whenAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const fail = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+}
+
+interface Ran {
+  result: CheckResult;
+  detail?: string;
+}
+
+/** Runs one check under its timeout; a throw, a timeout or a malformed result is temperror. */
+async function runOne(check: CompiledCheck, ctx: StageContext, outer: AbortSignal | undefined): Promise<Ran> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new CheckTimeout(check.timeoutMs)), check.timeoutMs);
+  const signal = outer === undefined ? controller.signal : AbortSignal.any([controller.signal, outer]);
+  try {
+    const result = await Promise.race([check.run({ ...ctx, signal }), whenAborted(signal)]);
+    if (typeof result === 'object' && result !== null && RESULT_VALUES.has(result.result)) {
+      return {
+        result:
+          result.method === undefined && check.method !== undefined
+            ? { ...result, method: check.method }
+            : result,
+      };
+    }
+    return temperror(check, 'returned a malformed result');
+  } catch (error) {
+    return temperror(check, error instanceof CheckTimeout ? error.message : describeError(error));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function temperror(check: CompiledCheck, detail: string): Ran {
+  const result: CheckResult = { result: 'temperror', reason: `The ${check.name} check could not complete` };
+  if (check.method !== undefined) result.method = check.method;
+  return { result, detail };
+}
+
+/** Orders checks so that each comes after the same-stage checks it names in `after`. */
+function dependencyOrder(checks: readonly CompiledCheck[]): CompiledCheck[] {
+  const byName = new Map(checks.map((check) => [check.name, check]));
+  const ordered: CompiledCheck[] = [];
+  const visited = new Set<string>();
+  const visit = (check: CompiledCheck) => {
+    if (visited.has(check.name)) return;
+    visited.add(check.name);
+    for (const name of check.after) {
+      const dependency = byName.get(name);
+      if (dependency !== undefined) visit(dependency);
+    }
+    ordered.push(check);
+  };
+  for (const check of checks) visit(check);
+  return ordered;
+}
+
+/** Starts every check at once; a check with `after` waits for those results and sees them in `earlier`. */
+function startAll(checks: readonly CompiledCheck[], base: StageContext, signal?: AbortSignal) {
+  const running = new Map<string, Promise<Ran>>();
+  for (const check of dependencyOrder(checks)) {
+    const dependencies = check.after.flatMap((name) => {
+      const started = running.get(name);
+      return started === undefined ? [] : [started.then((ran) => [name, ran.result] as const)];
+    });
+    const ran =
+      dependencies.length === 0
+        ? runOne(check, base, signal)
+        : Promise.all(dependencies).then((results) =>
+            runOne(check, { ...base, earlier: new Map([...base.earlier, ...results]) }, signal),
+          );
+    running.set(check.name, ran);
+  }
+  return running;
+}
+
+/**
+ * Runs the checks of one stage in parallel and merges their actions (reject > defer > quarantine >
+ * accept; the first check in configuration order with the winning action decides and gives the
+ * reply text). A dry_run check is logged and counted as accept.
+ */
+export async function runStage(
+  stage: Stage,
+  checks: readonly CompiledCheck[],
+  base: StageContext,
+  options: RunStageOptions = {},
+): Promise<StageOutcome> {
+  const ofStage = checks.filter((check) => check.stage === stage);
+  const running = startAll(ofStage, base, options.signal);
+  const outcome: StageOutcome = { stage, action: 'accept', results: new Map(), decisions: [] };
+  for (const check of ofStage) {
+    const ran = await running.get(check.name);
+    if (ran === undefined) continue;
+    const { result } = ran;
+    const action = check.actions[result.result];
+    const applied = check.dryRun ? 'accept' : action;
+    outcome.results.set(check.name, result);
+    outcome.decisions.push({
+      check: check.name,
+      result: result.result,
+      action,
+      applied,
+      dryRun: check.dryRun,
+      ...(ran.detail === undefined ? {} : { detail: ran.detail }),
+    });
+    if (check.dryRun && action !== 'accept') {
+      options.log?.info(
+        {
+          stage,
+          check: check.name,
+          result: result.result,
+          wouldBe: action,
+          reason: result.reason,
+          detail: ran.detail,
+        },
+        'dry run: check would have refused',
+      );
+    }
+    if (strongerAction(applied, outcome.action) !== outcome.action) {
+      outcome.action = applied;
+      outcome.decidedBy = check.name;
+      outcome.reason = result.reason;
+      outcome.replyCode = result.replyCode;
+    }
+  }
+  return outcome;
+}
