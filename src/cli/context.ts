@@ -1,7 +1,7 @@
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../config/load.js';
 import { defaultConfigText } from '../config/defaults.js';
+import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { describeError, isOutpostError } from '../core/errors.js';
 
@@ -54,12 +54,16 @@ export async function loadRuntimeConfig(options: LocationOptions & { create?: bo
   }
   const config = await loadConfig(file);
   const explicitData = options.data ?? process.env.OUTPOST_DATA_DIR;
-  config.data_dir = explicitData ? path.resolve(explicitData) : path.resolve(path.dirname(file), config.data_dir);
+  config.data_dir = explicitData
+    ? path.resolve(explicitData)
+    : path.resolve(path.dirname(file), config.data_dir);
   return config;
 }
 
 /** Wraps a command action: known errors become one line on stderr and exit code 1, never a stack. */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);

@@ -113,7 +113,7 @@ async function query(name: string, typeText: string, options: QueryOptions): Pro
 }
 
 /** Adds `dns serve` (authoritative server for zone files) and `dns query` (one lookup) to the CLI. */
-export function registerDnsCommands(program: Command): void {
+export function registerDnsCommands(program: Command): Command {
   const dns = program.command('dns').description('authoritative DNS server and lookups');
   dns
     .command('serve')
@@ -129,4 +129,5 @@ export function registerDnsCommands(program: Command): void {
     .option('--server <ip:port>', 'server to ask (default: the nameservers of /etc/resolv.conf)')
     .option('--timeout <ms>', 'wait per attempt', '2000')
     .action((name: string, type: string, options: QueryOptions) => query(name, type, options));
+  return dns;
 }

@@ -1,9 +1,12 @@
 import { Command } from 'commander';
 import { registerConfigCommands } from './config.js';
+import { registerDkimCommands } from './dkim.js';
 import { registerDnsCommands } from './dns.js';
+import { registerDnsRecordsCommand } from './dns-records.js';
 import { registerGenCommands } from './gen.js';
 import { registerQueueCommands } from './queue.js';
 import { registerServeCommands } from './serve.js';
+import { registerTrustlistCommands } from './trustlist.js';
 import { registerUserCommands } from './user.js';
 
 const program = new Command('outpost')
@@ -19,7 +22,9 @@ registerServeCommands(program);
 registerConfigCommands(program);
 registerUserCommands(program);
 registerQueueCommands(program);
-registerDnsCommands(program);
+registerDnsRecordsCommand(registerDnsCommands(program));
+registerDkimCommands(program);
 registerGenCommands(program);
+registerTrustlistCommands(program);
 
 await program.parseAsync(process.argv);

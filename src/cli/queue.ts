@@ -3,7 +3,15 @@ import type { RecipientStatus } from '../queue/store/types.js';
 import { action, CliError } from './context.js';
 import { withStore } from './store.js';
 
-const statuses: RecipientStatus[] = ['queued', 'deferred', 'delivered', 'failed', 'held', 'quarantined', 'expired'];
+const statuses: RecipientStatus[] = [
+  'queued',
+  'deferred',
+  'delivered',
+  'failed',
+  'held',
+  'quarantined',
+  'expired',
+];
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -26,7 +34,8 @@ export function registerQueueCommands(program: Command): void {
           throw new CliError(`--status: expected one of ${statuses.join(', ')}`);
         }
         const limit = Number(options.limit);
-        if (!Number.isInteger(limit) || limit < 1) throw new CliError('--limit: expected a positive whole number');
+        if (!Number.isInteger(limit) || limit < 1)
+          throw new CliError('--limit: expected a positive whole number');
         await withStore(options, async (store) => {
           const rows = await store.list({
             limit,

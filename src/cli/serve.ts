@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../config/load.js';
-import { createLogger } from '../core/log.js';
 import { describeError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
 import { type RunningOutpost, startOutpost } from '../server/outpost.js';
 import { action, configLocation, initConfig, loadRuntimeConfig } from './context.js';
 

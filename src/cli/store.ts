@@ -5,7 +5,10 @@ import { dataLayout } from '../server/outpost.js';
 import { type LocationOptions, loadRuntimeConfig } from './context.js';
 
 /** Opens the store of a data directory for one command and closes it afterwards. */
-export async function withStore<T>(options: LocationOptions, fn: (store: Store, config: Config) => Promise<T>): Promise<T> {
+export async function withStore<T>(
+  options: LocationOptions,
+  fn: (store: Store, config: Config) => Promise<T>,
+): Promise<T> {
   const config = await loadRuntimeConfig(options);
   const layout = dataLayout(config);
   const store = await openSqliteStore({ path: layout.database, bodiesDir: layout.bodies });

@@ -29,11 +29,16 @@ export function registerUserCommands(program: Command): void {
         const parsed = parseAddress(address);
         if (!parsed) throw new CliError(`"${address}" is not an address like alice@example.org`);
         const normalized = `${parsed.local.toLowerCase()}@${parsed.domain}`;
-        const password = options.passwordStdin ? (await readStdin()).toString('utf8').replace(/\r?\n$/, '') : undefined;
-        if (password !== undefined && password.length < 8) throw new CliError('password: at least 8 characters');
+        const password = options.passwordStdin
+          ? (await readStdin()).toString('utf8').replace(/\r?\n$/, '')
+          : undefined;
+        if (password !== undefined && password.length < 8)
+          throw new CliError('password: at least 8 characters');
         await withStore(options, async (store, config) => {
           if (!config.domains.includes(domainOf(normalized))) {
-            throw new CliError(`${normalized}: domain is not one of ours (domains = [${config.domains.join(', ')}])`);
+            throw new CliError(
+              `${normalized}: domain is not one of ours (domains = [${config.domains.join(', ')}])`,
+            );
           }
           if (await store.getUser(normalized)) throw new CliError(`${normalized} exists already`);
           await ensureMailbox(dataLayout(config).mail, normalized);
@@ -57,7 +62,9 @@ export function registerUserCommands(program: Command): void {
             const settings = Object.entries(u.settings)
               .map(([k, v]) => `${k}=${v}`)
               .join(' ');
-            process.stdout.write(`${u.address}${u.passwordHash ? ' (password)' : ''}${settings ? ` ${settings}` : ''}\n`);
+            process.stdout.write(
+              `${u.address}${u.passwordHash ? ' (password)' : ''}${settings ? ` ${settings}` : ''}\n`,
+            );
           }
         });
       }),
@@ -68,7 +75,8 @@ export function registerUserCommands(program: Command): void {
     .action(
       action(async (address: string, options: StoreOptions) => {
         await withStore(options, async (store) => {
-          if (!(await store.removeUser(address.toLowerCase()))) throw new CliError(`${address}: no such mailbox`);
+          if (!(await store.removeUser(address.toLowerCase())))
+            throw new CliError(`${address}: no such mailbox`);
           process.stdout.write(`removed ${address.toLowerCase()}\n`);
         });
       }),

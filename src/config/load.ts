@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
+import { isOutpostError } from '../core/errors.js';
+import { compileChecks } from '../pipeline/config.js';
 import { type Config, configSchema } from './schema.js';
 
 /** A configuration problem, already phrased for the operator: file, key path, what was expected. */
@@ -26,14 +28,19 @@ function describeIssues(file: string, error: z.ZodError): string {
   return error.issues
     .map((issue) => {
       const message =
-        issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+        issue.code === 'unrecognized_keys'
+          ? `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+          : issue.message;
       return `${file}: ${formatKeyPath(issue.path)}: ${message}`;
     })
     .join('\n');
 }
 
 /** Environment overrides for the values an operator most often changes per machine. */
-export function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+export function applyEnvironment(
+  raw: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...raw };
   if (env.OUTPOST_DATA_DIR) out.data_dir = env.OUTPOST_DATA_DIR;
   if (env.OUTPOST_HOSTNAME) out.hostname = env.OUTPOST_HOSTNAME;
@@ -46,9 +53,13 @@ export function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.Proce
     out.listeners = out.listeners.map((listener: unknown) => {
       if (typeof listener !== 'object' || listener === null) return listener;
       const entry = listener as Record<string, unknown>;
-      const name = String(entry.name ?? '').toUpperCase().replaceAll('-', '_');
+      const name = String(entry.name ?? '')
+        .toUpperCase()
+        .replaceAll('-', '_');
       const port = env[`OUTPOST_${name}_PORT`];
-      return port && typeof entry.address === 'string' ? { ...entry, address: replacePort(entry.address, port) } : entry;
+      return port && typeof entry.address === 'string'
+        ? { ...entry, address: replacePort(entry.address, port) }
+        : entry;
     });
   }
   return out;
@@ -70,6 +81,13 @@ export function parseConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv =
       throw new ConfigError(`${file}: listeners[${index}].name: duplicate listener name "${listener.name}"`);
     }
     names.add(listener.name);
+    try {
+      compileChecks(listener.checks);
+    } catch (error) {
+      if (isOutpostError(error))
+        throw new ConfigError(`${file}: listeners[${index}].${error.detail ?? error.message}`);
+      throw error;
+    }
   });
   return config;
 }
@@ -88,7 +106,9 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     raw = parseToml(text);
   } catch (error) {
     if (error instanceof TomlError) {
-      throw new ConfigError(`${file}:${error.line}:${error.column}: TOML syntax error: ${error.message.split('\n')[0]}`);
+      throw new ConfigError(
+        `${file}:${error.line}:${error.column}: TOML syntax error: ${error.message.split('\n')[0]}`,
+      );
     }
     throw new ConfigError(`${file}: TOML syntax error: ${String(error)}`);
   }

@@ -86,7 +86,10 @@ export const configSchema = z
       .object({
         max_age: duration.default(5 * 86_400_000),
         warn_after: duration.default(4 * 3_600_000),
-        retry: z.array(duration).min(1).default([60_000, 300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000]),
+        retry: z
+          .array(duration)
+          .min(1)
+          .default([60_000, 300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000]),
         concurrency: z.number().int().min(1).max(1000).default(20),
         lease: duration.default(300_000),
         poll: duration.default(1000),

@@ -16,7 +16,10 @@ function parseOr400<T>(schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new OutpostError('BAD_REQUEST', `${issue?.path.join('.') || 'query'}: ${issue?.message ?? 'invalid'}`);
+    throw new OutpostError(
+      'BAD_REQUEST',
+      `${issue?.path.join('.') || 'query'}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   return result.data;
 }

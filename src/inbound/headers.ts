@@ -1,4 +1,5 @@
 import { rfc5322Date } from '../core/time.js';
+import { stripForgedAuthResults } from '../pipeline/auth-results.js';
 import type { SessionInfo, Transaction } from '../protocol/smtp/types.js';
 
 const CRLF = '\r\n';
@@ -41,7 +42,9 @@ export function receivedHeader(opts: {
   ptr?: string;
 }): string {
   const { session, tx } = opts;
-  const remote = session.remoteAddress.includes(':') ? `IPv6:${session.remoteAddress}` : session.remoteAddress;
+  const remote = session.remoteAddress.includes(':')
+    ? `IPv6:${session.remoteAddress}`
+    : session.remoteAddress;
   const from = `${session.helo ?? 'unknown'} (${opts.ptr ?? 'unknown'} [${remote}])`;
   const tls = session.tls ? ` (using ${session.tls.protocol} with cipher ${session.tls.cipher})` : '';
   const only = tx.recipients.length === 1 ? `${CRLF}\tfor <${tx.recipients[0]?.address}>` : '';
@@ -74,4 +77,14 @@ export function stampMessage(
     Buffer.from((unterminated ? CRLF : '') + added, 'latin1'),
     message.subarray(split),
   ]);
+}
+
+/** Removes incoming Authentication-Results that claim our authserv-id (RFC 8601 5). */
+export function withoutForgedAuthResults(message: Buffer, authservId: string): Buffer {
+  const split = headerEnd(message);
+  const headers = message.subarray(0, split).toString('latin1');
+  if (!/^authentication-results:/im.test(headers)) return message;
+  const cleaned = stripForgedAuthResults(headers, authservId);
+  if (cleaned === headers) return message;
+  return Buffer.concat([Buffer.from(cleaned, 'latin1'), message.subarray(split)]);
 }

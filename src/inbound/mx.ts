@@ -1,9 +1,11 @@
-import { errorReply, type Reply } from '../core/reply.js';
 import type { Logger } from '../core/log.js';
+import { errorReply, type Reply } from '../core/reply.js';
+import { formatAuthResults } from '../pipeline/auth-results.js';
+import type { SessionInfo, SmtpHandlers, Transaction } from '../protocol/smtp/types.js';
 import { newQueueId } from '../queue/ids.js';
 import type { NewRecipient, Store } from '../queue/store/types.js';
-import type { SessionInfo, SmtpHandlers, Transaction } from '../protocol/smtp/types.js';
-import { receivedHeader, stampMessage } from './headers.js';
+import { receivedHeader, stampMessage, withoutForgedAuthResults } from './headers.js';
+import type { ListenerPolicy } from './policy.js';
 import type { LocalRecipients } from './recipients.js';
 
 export interface InboundDeps {
@@ -11,32 +13,54 @@ export interface InboundDeps {
   hostname: () => string;
   recipients: LocalRecipients;
   store: Store;
+  policy: ListenerPolicy;
   logger: Logger;
   /** Called after a message is durable, so local delivery starts at once. */
   onQueued: () => void;
 }
 
 /**
- * The plain MX profile: accepts mail for our local mailboxes from anyone, never relays.
- * Relay authorization is not a check: a remote recipient is refused here, whatever the config says.
+ * The plain MX profile: accepts mail for our local mailboxes from anyone, runs the listener's
+ * checks at each stage, never relays. Relay authorization is not a check: a remote recipient is
+ * refused here, whatever the config says.
  */
 export function mxHandlers(deps: InboundDeps): SmtpHandlers {
+  const { policy } = deps;
   return {
-    async mailFrom() {
-      return undefined;
+    connect: (session) => policy.run('connect', session),
+    helo: (session) => policy.run('helo', session),
+
+    async mailFrom(session, from, params) {
+      policy.beginTransaction(session);
+      return policy.run('mail', session, { tx: { from, params, recipients: [] } });
     },
 
-    async rcptTo(_session, _tx, rcpt) {
+    async rcptTo(session, tx, rcpt) {
+      const delayed = policy.delayedRefusal(session);
+      if (delayed) return delayed;
       const route = deps.recipients.route(rcpt.address);
       if (route.kind === 'remote') return errorReply('RELAY_DENIED');
       await deps.recipients.requireMailbox(route.address);
-      return undefined;
+      return policy.run('rcpt', session, { tx, rcpt: route.address });
     },
 
     async data(session, tx, message) {
-      return enqueueMessage(deps, session, tx, message);
+      const refusal = await policy.run('data', session, { tx, message });
+      if (refusal) return refusal;
+      return enqueueMessage(deps, session, tx, message, verdictHeaders(deps, session));
     },
   };
+}
+
+/** Authentication-Results for everything the checks found, and the Junk folder when quarantined. */
+function verdictHeaders(deps: InboundDeps, session: SessionInfo): { folder?: string; extraHeaders?: string } {
+  if (!deps.policy.hasChecks) return {};
+  const authservId = deps.hostname();
+  let headers = formatAuthResults(authservId, deps.policy.allResults(session));
+  const quarantine = deps.policy.quarantine(session);
+  if (!quarantine) return { extraHeaders: headers };
+  headers += `X-Outpost-Verdict: quarantine; check=${quarantine.by}${quarantine.reason ? `; reason="${quarantine.reason.replace(/["\\\r\n]/g, ' ')}"` : ''}\r\n`;
+  return { folder: 'Junk', extraHeaders: headers };
 }
 
 /** Stamps trace headers, stores durably, and answers 250 with the queue id only after the commit. */
@@ -50,7 +74,7 @@ export async function enqueueMessage(
   const id = newQueueId();
   const now = Date.now();
   const hostname = deps.hostname();
-  const body = stampMessage(message, {
+  const body = stampMessage(withoutForgedAuthResults(message, hostname), {
     received: receivedHeader({ session, tx, hostname, queueId: id, now }),
     hostname,
     queueId: id,

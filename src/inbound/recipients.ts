@@ -39,8 +39,9 @@ export class LocalRecipients {
       : { kind: 'remote', address: normalized };
   }
 
-  /** Throws NO_SUCH_USER unless a mailbox exists for this local address. */
+  /** Throws NO_SUCH_USER unless a mailbox exists for this local address; postmaster always exists (RFC 5321 4.5.1). */
   async requireMailbox(address: string): Promise<void> {
+    if (address.toLowerCase().startsWith('postmaster@')) return;
     const user = await this.store.getUser(address.toLowerCase());
     if (!user) throw new OutpostError('NO_SUCH_USER', address);
   }

@@ -26,6 +26,11 @@ export interface CheckResult {
    * Used only when its class agrees with the action (5xx for reject, 4xx for defer).
    */
   replyCode?: { code: number; enhanced: string };
+  /**
+   * The action the sender's own published policy asks for (DMARC's p=/sp= after pct sampling).
+   * Applied only where configuration maps the result to `"policy"`.
+   */
+  requestedAction?: Action;
 }
 
 /** Everything a check may look at. Checks get DNS and data through here, never from globals. */
@@ -65,8 +70,11 @@ export interface Check<Options = Record<string, unknown>> {
 /** What the pipeline does with a result: the four outcomes of a stage. */
 export type Action = 'accept' | 'quarantine' | 'defer' | 'reject';
 
+/** What configuration maps a result to: an action, or `"policy"`: the result's `requestedAction` (accept without one). */
+export type ConfiguredAction = Action | 'policy';
+
 /** Result-to-action mapping; results not named are accepted. */
-export type ActionMap = Partial<Record<CheckResultValue, Action>>;
+export type ActionMap = Partial<Record<CheckResultValue, ConfiguredAction>>;
 
 /** How a check plugs into configuration: the check, its options schema, its default actions. */
 export interface CheckRegistration<Options = Record<string, unknown>> {

@@ -8,6 +8,7 @@ import type {
   CheckRegistration,
   CheckResult,
   CheckResultValue,
+  ConfiguredAction,
   Stage,
 } from './check.js';
 import { checkRegistry } from './registry.js';
@@ -29,7 +30,8 @@ export const ACTIONS = ['accept', 'quarantine', 'defer', 'reject'] as const sati
 /** How long a check may run when its block has no `timeout`. */
 export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
 
-const actionSchema = z.enum(ACTIONS);
+/** `"policy"` defers to the action the sender's published policy requests (see CheckResult.requestedAction). */
+const actionSchema = z.enum([...ACTIONS, 'policy']);
 const resultSchema = z.enum(CHECK_RESULT_VALUES);
 
 /** The `on = { fail = "reject", ... }` table of a check block. */
@@ -96,7 +98,7 @@ export interface CompiledCheck {
   /** Authentication-Results method, when it differs from the name. */
   method?: string;
   after: readonly string[];
-  actions: Readonly<Record<CheckResultValue, Action>>;
+  actions: Readonly<Record<CheckResultValue, ConfiguredAction>>;
   timeoutMs: number;
   dryRun: boolean;
   run(ctx: Omit<CheckContext, 'options'>): Promise<CheckResult>;
@@ -105,8 +107,8 @@ export interface CompiledCheck {
 function resolveActions(
   defaults: ActionMap,
   configured: ActionMap | undefined,
-): Record<CheckResultValue, Action> {
-  const actions = {} as Record<CheckResultValue, Action>; // filled for every result value just below
+): Record<CheckResultValue, ConfiguredAction> {
+  const actions = {} as Record<CheckResultValue, ConfiguredAction>; // filled for every result value just below
   for (const result of CHECK_RESULT_VALUES) {
     actions[result] = configured?.[result] ?? defaults[result] ?? 'accept';
   }

@@ -1,5 +1,12 @@
 import { describeError } from '../core/errors.js';
-import type { Action, CheckContext, CheckResult, CheckResultValue, Stage } from './check.js';
+import type {
+  Action,
+  CheckContext,
+  CheckResult,
+  CheckResultValue,
+  ConfiguredAction,
+  Stage,
+} from './check.js';
 import { ACTIONS, CHECK_RESULT_VALUES, type CompiledCheck } from './config.js';
 
 /** What every check of a stage sees; each check adds its own options and signal. */
@@ -49,6 +56,13 @@ const RESULT_VALUES: ReadonlySet<string> = new Set(CHECK_RESULT_VALUES);
 /** reject > defer > quarantine > accept. */
 export function strongerAction(a: Action, b: Action): Action {
   return ACTIONS.indexOf(a) >= ACTIONS.indexOf(b) ? a : b;
+}
+
+/** The configured action for a result; `"policy"` takes the action the result says the sender's policy requests. */
+function actionFor(configured: ConfiguredAction, result: CheckResult): Action {
+  if (configured !== 'policy') return configured;
+  const requested = result.requestedAction;
+  return requested !== undefined && ACTIONS.includes(requested) ? requested : 'accept';
 }
 
 class CheckTimeout extends Error {
@@ -154,7 +168,7 @@ export async function runStage(
     const ran = await running.get(check.name);
     if (ran === undefined) continue;
     const { result } = ran;
-    const action = check.actions[result.result];
+    const action = actionFor(check.actions[result.result], result);
     const applied = check.dryRun ? 'accept' : action;
     outcome.results.set(check.name, result);
     outcome.decisions.push({

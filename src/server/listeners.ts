@@ -26,6 +26,8 @@ export function smtpOptions(listener: ListenerConfig, hostname: string, tls: Tls
     tls: { key: tls.key, cert: tls.cert },
     implicitTls: listener.implicit_tls,
     dsn: true,
-    ...(listener.profile === 'submission' ? { auth: { allowInsecureAuth: listener.allow_insecure_auth } } : {}),
+    ...(listener.profile === 'submission'
+      ? { auth: { allowInsecureAuth: listener.allow_insecure_auth } }
+      : {}),
   };
 }

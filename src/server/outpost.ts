@@ -4,11 +4,14 @@ import { dataPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
 import { createMaildirTarget } from '../delivery/maildir/index.js';
+import { type CachingResolver, createResolver } from '../dns/resolver.js';
 import { buildHttpApp } from '../http/app.js';
 import { mxHandlers } from '../inbound/mx.js';
+import { ListenerPolicy } from '../inbound/policy.js';
 import { LocalRecipients } from '../inbound/recipients.js';
-import { createSmtpServer } from '../protocol/smtp/server.js';
+import { compileChecks } from '../pipeline/config.js';
 import type { SmtpServer } from '../protocol/smtp/server.js';
+import { createSmtpServer } from '../protocol/smtp/server.js';
 import { QueueRunner } from '../queue/runner.js';
 import { openSqliteStore } from '../queue/store/sqlite/index.js';
 import type { Store } from '../queue/store/types.js';
@@ -25,6 +28,7 @@ export interface ListeningOn {
 
 export interface RunningOutpost {
   store: Store;
+  resolver: CachingResolver;
   runner: QueueRunner;
   listening: ListeningOn[];
   /** Applies a new config: domains, host name and policy take effect for new transactions. */
@@ -66,16 +70,30 @@ export async function startOutpost(initial: Config, logger: Logger): Promise<Run
     logger,
   });
   const recipients = new LocalRecipients(new Set(config.domains.map((d) => d.toLowerCase())), store);
+  const resolver = createResolver({
+    ...(config.dns.servers.length > 0 ? { servers: config.dns.servers } : {}),
+    timeoutMs: config.dns.timeout,
+    tries: config.dns.tries,
+  });
   const listening: ListeningOn[] = [];
   const servers: SmtpServer[] = [];
   let http: FastifyInstance | undefined;
   try {
     for (const listener of config.listeners) {
+      const policy = new ListenerPolicy({
+        checks: compileChecks(listener.checks),
+        resolver,
+        dnsBudget: config.dns.lookups_per_message,
+        softBounce: listener.soft_bounce,
+        refuseAtGreeting: listener.profile === 'mx-trusted',
+        logger,
+      });
       const handlers = mxHandlers({
         listenerName: listener.name,
         hostname: () => config.hostname,
         recipients,
         store,
+        policy,
         logger,
         onQueued: () => runner.kick(),
       });
@@ -107,6 +125,7 @@ export async function startOutpost(initial: Config, logger: Logger): Promise<Run
 
   return {
     store,
+    resolver,
     runner,
     listening,
     reload(next) {

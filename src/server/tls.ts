@@ -20,7 +20,11 @@ async function exists(file: string): Promise<boolean> {
  * Loads the TLS key and certificate; when both are missing, creates a self-signed pair for the
  * host name (so STARTTLS works on first start). Only one missing is an operator error, not ours to fix.
  */
-export async function ensureCertificate(certPath: string, keyPath: string, hostname: string): Promise<TlsMaterial> {
+export async function ensureCertificate(
+  certPath: string,
+  keyPath: string,
+  hostname: string,
+): Promise<TlsMaterial> {
   const [haveCert, haveKey] = await Promise.all([exists(certPath), exists(keyPath)]);
   if (!haveCert && !haveKey) {
     const pems = await generate([{ name: 'commonName', value: hostname }], {
@@ -32,7 +36,9 @@ export async function ensureCertificate(certPath: string, keyPath: string, hostn
     await writePrivate(keyPath, pems.private);
     await writePrivate(certPath, pems.cert);
   } else if (!haveCert || !haveKey) {
-    throw new Error(`TLS: ${haveCert ? keyPath : certPath} is missing (the other file exists); add it or remove both`);
+    throw new Error(
+      `TLS: ${haveCert ? keyPath : certPath} is missing (the other file exists); add it or remove both`,
+    );
   }
   const [key, cert] = await Promise.all([readFile(keyPath), readFile(certPath)]);
   return { key, cert };

@@ -11,7 +11,12 @@ export interface SessionInfo {
   localPort: number;
   /** True once TLS is up (implicit TLS or after STARTTLS). */
   secure: boolean;
-  tls?: { protocol: string; cipher: string; authorized: boolean; peerCertificate?: ReturnType<TLSSocket['getPeerCertificate']> };
+  tls?: {
+    protocol: string;
+    cipher: string;
+    authorized: boolean;
+    peerCertificate?: ReturnType<TLSSocket['getPeerCertificate']>;
+  };
   /** HELO/EHLO argument, once given. */
   helo?: string;
   esmtp: boolean;
@@ -104,4 +109,12 @@ export interface SmtpServerOptions {
   auth?: { allowInsecureAuth: boolean };
   /** Advertise DSN (RFC 3461). */
   dsn: boolean;
+  /** Where handler failures and session faults are reported; silent when absent. */
+  logger?: SmtpLogger;
+}
+
+/** The slice of a structured logger (pino's shape) the protocol layer writes to. */
+export interface SmtpLogger {
+  warn(details: object, message?: string): void;
+  error(details: object, message?: string): void;
 }

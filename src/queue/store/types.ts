@@ -1,7 +1,14 @@
 import type { NotifyOn } from '../../protocol/smtp/types.js';
 
 /** Per-recipient queue state (DESIGN.md "Queue"). */
-export type RecipientStatus = 'queued' | 'deferred' | 'delivered' | 'failed' | 'held' | 'quarantined' | 'expired';
+export type RecipientStatus =
+  | 'queued'
+  | 'deferred'
+  | 'delivered'
+  | 'failed'
+  | 'held'
+  | 'quarantined'
+  | 'expired';
 
 export interface NewRecipient {
   address: string;
@@ -62,6 +69,11 @@ export interface LeasedRecipient extends RecipientRow {
   sender: string;
   receivedAt: number;
   leaseUntil: number;
+  /**
+   * True when an earlier lease on this recipient ran out without an outcome (its worker died), so
+   * the delivery may already have happened; targets that can check (Maildir) should. Undefined = unknown.
+   */
+  recovered?: boolean;
 }
 
 export type DeliveryOutcome =
@@ -79,6 +91,8 @@ export interface QueueFilter {
 export interface QueueStats {
   messages: number;
   byStatus: Record<RecipientStatus, number>;
+  /** Write transactions since the store opened and the operations they carried (group commit), when counted. */
+  commits?: { transactions: number; operations: number };
 }
 
 export interface User {
@@ -104,7 +118,12 @@ export interface Store {
   list(filter: QueueFilter): Promise<RecipientRow[]>;
   stats(): Promise<QueueStats>;
   /** Operator actions on every recipient of a message (or one recipient); return rows changed. */
-  setStatus(messageId: string, from: RecipientStatus[], to: RecipientStatus, rcptIndex?: number): Promise<number>;
+  setStatus(
+    messageId: string,
+    from: RecipientStatus[],
+    to: RecipientStatus,
+    rcptIndex?: number,
+  ): Promise<number>;
   /** Makes deferred recipients due now. */
   flush(messageId?: string): Promise<number>;
   /** Removes a message and its recipients. */

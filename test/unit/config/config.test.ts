@@ -20,7 +20,12 @@ test('the default config parses and spells out the documented defaults', () => {
 });
 
 test('errors name the file and the key path', () => {
-  const raw = { listeners: [{ name: 'mx', profile: 'mx', address: '127.0.0.1:2525' }, { name: 'x', profile: 'nope', address: 'bad' }] };
+  const raw = {
+    listeners: [
+      { name: 'mx', profile: 'mx', address: '127.0.0.1:2525' },
+      { name: 'x', profile: 'nope', address: 'bad' },
+    ],
+  };
   assert.throws(
     () => parseConfig(raw, '/etc/outpost.toml', {}),
     (error: unknown) =>
@@ -31,7 +36,10 @@ test('errors name the file and the key path', () => {
 });
 
 test('unknown keys are refused by name', () => {
-  assert.throws(() => parseConfig({ queue: { max_agee: '5d' } }, 'c.toml', {}), /c\.toml: queue: unknown key\(s\) "max_agee"/);
+  assert.throws(
+    () => parseConfig({ queue: { max_agee: '5d' } }, 'c.toml', {}),
+    /c\.toml: queue: unknown key\(s\) "max_agee"/,
+  );
 });
 
 test('durations and sizes are parsed, and a bad one names the key', () => {
@@ -40,17 +48,30 @@ test('durations and sizes are parsed, and a bad one names the key', () => {
   assert.equal(parseDuration('soon'), undefined);
   assert.equal(parseSize('64KB'), 65536);
   assert.equal(parseSize('1.5mb'), 1572864);
-  assert.throws(() => parseConfig({ queue: { max_age: 'forever' } }, 'c.toml', {}), /c\.toml: queue\.max_age: expected a duration/);
+  assert.throws(
+    () => parseConfig({ queue: { max_age: 'forever' } }, 'c.toml', {}),
+    /c\.toml: queue\.max_age: expected a duration/,
+  );
 });
 
 test('duplicate listener names are refused', () => {
   const l = { name: 'mx', profile: 'mx', address: '127.0.0.1:2525' };
-  assert.throws(() => parseConfig({ listeners: [l, { ...l, address: '127.0.0.1:2526' }] }, 'c.toml', {}), /listeners\[1\]\.name: duplicate/);
+  assert.throws(
+    () => parseConfig({ listeners: [l, { ...l, address: '127.0.0.1:2526' }] }, 'c.toml', {}),
+    /listeners\[1\]\.name: duplicate/,
+  );
 });
 
 test('environment overrides ports and the data dir', () => {
-  const raw = { listeners: [{ name: 'mx', profile: 'mx', address: '127.0.0.1:2525' }], http: { address: '127.0.0.1:8025' } };
-  const config = parseConfig(raw, 'c.toml', { OUTPOST_MX_PORT: '3525', OUTPOST_HTTP_PORT: '9025', OUTPOST_DATA_DIR: '/srv/x' });
+  const raw = {
+    listeners: [{ name: 'mx', profile: 'mx', address: '127.0.0.1:2525' }],
+    http: { address: '127.0.0.1:8025' },
+  };
+  const config = parseConfig(raw, 'c.toml', {
+    OUTPOST_MX_PORT: '3525',
+    OUTPOST_HTTP_PORT: '9025',
+    OUTPOST_DATA_DIR: '/srv/x',
+  });
   assert.equal(config.listeners[0]?.address, '127.0.0.1:3525');
   assert.equal(config.http.address, '127.0.0.1:9025');
   assert.equal(config.data_dir, '/srv/x');
@@ -61,6 +82,26 @@ test('a TOML syntax error names the file, line and column', async (t) => {
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'outpost.toml');
   await writeFile(file, 'hostname = "a"\nlisteners = [\n');
-  await assert.rejects(loadConfig(file, {}), (error: unknown) => error instanceof ConfigError && error.message.startsWith(`${file}:`));
+  await assert.rejects(
+    loadConfig(file, {}),
+    (error: unknown) => error instanceof ConfigError && error.message.startsWith(`${file}:`),
+  );
   await assert.rejects(loadConfig(path.join(dir, 'missing.toml'), {}), /cannot read config file \(ENOENT\)/);
+});
+
+test("check blocks are validated with the check's own options, naming the listener and block", () => {
+  const listener = (checks: unknown[]) => ({
+    listeners: [{ name: 'mx', profile: 'mx', address: '127.0.0.1:2525', checks }],
+  });
+  assert.doesNotThrow(() =>
+    parseConfig(listener([{ use: 'reverse-mx', on: { fail: 'reject' } }]), 'c.toml', {}),
+  );
+  assert.throws(
+    () => parseConfig(listener([{ use: 'nope' }]), 'c.toml', {}),
+    /c\.toml: listeners\[0\]\.checks\[0\]\.use: unknown check "nope"/,
+  );
+  assert.throws(
+    () => parseConfig(listener([{ use: 'reverse-mx' }, { use: 'dnsbl', lists: 'x' }]), 'c.toml', {}),
+    /c\.toml: listeners\[0\]\.checks\[1\]\.lists/,
+  );
 });

@@ -14,7 +14,11 @@ const session: SessionInfo = {
   esmtp: true,
   state: {},
 };
-const tx: Transaction = { from: 'a@example.org', params: { smtputf8: false }, recipients: [{ address: 'b@localhost', params: {} }] };
+const tx: Transaction = {
+  from: 'a@example.org',
+  params: { smtputf8: false },
+  recipients: [{ address: 'b@localhost', params: {} }],
+};
 const now = Date.UTC(2026, 10, 23, 19, 29, 20);
 
 test('Received names the client, us, the protocol and the queue id', () => {
@@ -27,19 +31,37 @@ test('Received names the client, us, the protocol and the queue id', () => {
 
 test('Message-ID and Date are added at the end of the header block only when missing', () => {
   const message = Buffer.from('Subject: hi\r\nFrom: a@example.org\r\n\r\nbody\r\n');
-  const out = stampMessage(message, { received: 'Received: x\r\n', hostname: 'h', queueId: 'Q1', now }).toString();
+  const out = stampMessage(message, {
+    received: 'Received: x\r\n',
+    hostname: 'h',
+    queueId: 'Q1',
+    now,
+  }).toString();
   assert.equal(
     out,
     'Received: x\r\nSubject: hi\r\nFrom: a@example.org\r\nMessage-ID: <Q1@h>\r\nDate: Mon, 23 Nov 2026 19:29:20 +0000\r\n\r\nbody\r\n',
   );
   const complete = Buffer.from('Date: x\r\nmessage-id: <m@x>\r\n\r\nbody\r\n');
-  assert.equal(stampMessage(complete, { received: 'R: y\r\n', hostname: 'h', queueId: 'Q', now }).toString(), `R: y\r\n${complete}`);
+  assert.equal(
+    stampMessage(complete, { received: 'R: y\r\n', hostname: 'h', queueId: 'Q', now }).toString(),
+    `R: y\r\n${complete}`,
+  );
 });
 
 test('a message without a header block or without a body stays well-formed', () => {
-  const bodyOnly = stampMessage(Buffer.from('\r\njust body\r\n'), { received: 'R: 1\r\n', hostname: 'h', queueId: 'Q', now });
+  const bodyOnly = stampMessage(Buffer.from('\r\njust body\r\n'), {
+    received: 'R: 1\r\n',
+    hostname: 'h',
+    queueId: 'Q',
+    now,
+  });
   assert.match(bodyOnly.toString(), /^R: 1\r\nMessage-ID: <Q@h>\r\nDate: [^\r]+\r\n\r\njust body\r\n$/);
-  const headersOnly = stampMessage(Buffer.from('Subject: x'), { received: 'R: 1\r\n', hostname: 'h', queueId: 'Q', now });
+  const headersOnly = stampMessage(Buffer.from('Subject: x'), {
+    received: 'R: 1\r\n',
+    hostname: 'h',
+    queueId: 'Q',
+    now,
+  });
   assert.match(headersOnly.toString(), /^R: 1\r\nSubject: x\r\nMessage-ID: <Q@h>\r\n/);
 });
 

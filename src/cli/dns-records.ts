@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { loadDkimKeys } from '../dkim/keys.js';
+import { renderDnsRecords } from '../dkim/records.js';
+import { normalizeName } from '../dns/names.js';
+import { action, CliError, loadRuntimeConfig } from './context.js';
+
+interface RecordsOptions {
+  config?: string;
+  data?: string;
+  address?: string[];
+  ttl: string;
+}
+
+async function records(domainArgument: string | undefined, options: RecordsOptions): Promise<void> {
+  const config = await loadRuntimeConfig(options);
+  const localDomains = config.domains.map(normalizeName);
+  let domains = localDomains;
+  if (domainArgument !== undefined) {
+    const wanted = normalizeName(domainArgument);
+    if (!localDomains.includes(wanted)) {
+      throw new CliError(`${wanted} is not a local domain (domains: ${localDomains.join(', ')})`);
+    }
+    domains = [wanted];
+  }
+  const ttl = Number(options.ttl);
+  if (!Number.isInteger(ttl) || ttl < 0) throw new CliError('--ttl: expected a whole number of seconds');
+  // Library errors (an unreadable key, a bad --address) already explain themselves; action() prints them.
+  const dkimKeys = await loadDkimKeys(config.data_dir);
+  process.stdout.write(
+    renderDnsRecords({ hostname: config.hostname, domains, addresses: options.address ?? [], dkimKeys, ttl }),
+  );
+}
+
+/** Adds `dns records [domain]`: every record the operator must publish, in zone-file syntax. */
+export function registerDnsRecordsCommand(dnsCommand: Command): void {
+  dnsCommand
+    .command('records')
+    .description('print the DNS records to publish for the host and each local domain (MX, SPF, DKIM, DMARC)')
+    .argument('[domain]', 'only this local domain')
+    .option('--address <ip...>', "this host's public IPv4/IPv6 addresses (A/AAAA and SPF)")
+    .option('--ttl <seconds>', 'TTL of the records', '3600')
+    .option('-c, --config <file>', 'config file')
+    .option('-d, --data <dir>', 'data directory (default: ./data)')
+    .action(action(records));
+}

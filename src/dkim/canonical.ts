@@ -1,0 +1,175 @@
+/** One header field as it stands in the message: name in lower case, raw text without the final line break. */
+export interface HeaderField {
+  name: string;
+  raw: string;
+}
+
+/** Anything that takes bytes piece by piece: a crypto Hash, or a collector in tests. */
+export interface ByteSink {
+  update(data: Buffer): unknown;
+}
+
+/** Where the header section ends and the body begins. */
+export interface MessageParts {
+  /** Offset just after the last header line's line break. */
+  headerEnd: number;
+  /** Offset of the first body byte (after the empty line); the message length when there is no body. */
+  bodyStart: number;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const TAB = 0x09;
+const CRLF = Buffer.from('\r\n');
+/** Anything relaxed body canonicalization changes, other than empty lines at the end. */
+const NEEDS_RELAXING = /\t| (?: |\r\n|$)|(?:^|[^\r])\n/;
+
+/**
+ * Finds the empty line that ends the header section. Bare LF counts as a line break too: a message
+ * handed to us with LF endings goes out with CRLF, and that is what the verifier will see.
+ */
+export function splitMessage(message: Buffer): MessageParts {
+  if (message[0] === LF) return { headerEnd: 0, bodyStart: 1 };
+  if (message[0] === CR && message[1] === LF) return { headerEnd: 0, bodyStart: 2 };
+  let at = message.indexOf(LF);
+  while (at >= 0) {
+    const next = message[at + 1];
+    if (next === LF) return { headerEnd: at + 1, bodyStart: at + 2 };
+    if (next === CR && message[at + 2] === LF) return { headerEnd: at + 1, bodyStart: at + 3 };
+    at = message.indexOf(LF, at + 1);
+  }
+  return { headerEnd: message.length, bodyStart: message.length };
+}
+
+/**
+ * The header fields of a header section read as latin1 (one character per byte, so any 8-bit
+ * bytes come back unchanged). Continuation lines join their field; lines without a colon are
+ * not fields and are left out.
+ */
+export function parseHeaderFields(section: string): HeaderField[] {
+  const fields: HeaderField[] = [];
+  const lines = section.split(/\r?\n/);
+  let current: HeaderField | undefined;
+  for (const line of lines) {
+    const first = line.charCodeAt(0);
+    if ((first === SP || first === TAB) && current) {
+      current.raw += `\r\n${line}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) {
+      current = undefined;
+      continue;
+    }
+    current = {
+      name: line
+        .slice(0, colon)
+        .replace(/[ \t]+$/, '')
+        .toLowerCase(),
+      raw: line,
+    };
+    fields.push(current);
+  }
+  return fields;
+}
+
+/**
+ * Relaxed header canonicalization (RFC 6376 section 3.4.2): lower-case name, unfolded value, runs
+ * of spaces and tabs as one space, none around the colon or at the end. No trailing CRLF.
+ */
+export function relaxedHeader(field: HeaderField): string {
+  const colon = field.raw.indexOf(':');
+  const value = field.raw
+    .slice(colon + 1)
+    .replace(/\r?\n/g, '')
+    .replace(/[ \t]+/g, ' ');
+  const start = value.charCodeAt(0) === SP ? 1 : 0;
+  const end = value.charCodeAt(value.length - 1) === SP ? value.length - 1 : value.length;
+  return `${field.name}:${value.slice(start, Math.max(start, end))}`;
+}
+
+// One scratch buffer for every call: hashRelaxedBody is synchronous, so calls never interleave.
+const scratch = Buffer.allocUnsafe(64 * 1024);
+// Flush before fewer than this many bytes are left: one step writes at most a space, a byte, or CRLF.
+const SCRATCH_LIMIT = scratch.length - 8;
+
+/**
+ * Feeds the relaxed canonical body (RFC 6376 section 3.4.4) into `hash`, without building it in
+ * memory: trailing spaces and tabs on each line dropped, inner runs reduced to one space, empty
+ * lines at the end dropped, every line ending in CRLF. An empty body hashes as nothing.
+ */
+export function hashRelaxedBody(body: Buffer, hash: ByteSink): void {
+  if (alreadyRelaxed(body)) {
+    hashWithoutTrailingEmptyLines(body, hash);
+    return;
+  }
+  let used = 0;
+  let pendingSpace = false;
+  let pendingEmptyLines = 0;
+  let lineHasContent = false;
+  const length = body.length;
+  for (let i = 0; i < length; i++) {
+    const byte = body[i] as number;
+    // Printable bytes come first: they are nearly all of a body, and one comparison settles them.
+    if (byte > SP || (byte !== SP && byte !== TAB && byte !== LF && (byte !== CR || body[i + 1] !== LF))) {
+      if (!lineHasContent) {
+        // Empty lines count only once content follows them; at the end of the body they vanish.
+        for (; pendingEmptyLines > 0; pendingEmptyLines--) {
+          if (used > SCRATCH_LIMIT) used = flushScratch(hash, used);
+          scratch[used++] = CR;
+          scratch[used++] = LF;
+        }
+        lineHasContent = true;
+      }
+      if (pendingSpace) {
+        scratch[used++] = SP;
+        pendingSpace = false;
+      }
+      scratch[used++] = byte;
+      if (used > SCRATCH_LIMIT) used = flushScratch(hash, used);
+    } else if (byte === SP || byte === TAB) {
+      pendingSpace = true;
+    } else {
+      // A line break: LF, or CR LF (skip the LF).
+      if (byte === CR) i++;
+      if (lineHasContent) {
+        scratch[used++] = CR;
+        scratch[used++] = LF;
+        if (used > SCRATCH_LIMIT) used = flushScratch(hash, used);
+      } else {
+        pendingEmptyLines++;
+      }
+      lineHasContent = false;
+      pendingSpace = false;
+    }
+  }
+  if (lineHasContent) {
+    scratch[used++] = CR;
+    scratch[used++] = LF;
+  }
+  flushScratch(hash, used);
+}
+
+/**
+ * True when relaxed canonicalization would change nothing but the empty lines at the end: CRLF
+ * line breaks only, no tab, no run of spaces, no space at a line's end. Base64 and
+ * quoted-printable bodies nearly always are; native searches settle it faster than the byte loop.
+ */
+function alreadyRelaxed(body: Buffer): boolean {
+  // One pass of V8's regular expression engine over a latin1 view beats per-line Buffer searches.
+  return !NEEDS_RELAXING.test(body.toString('latin1'));
+}
+
+function hashWithoutTrailingEmptyLines(body: Buffer, hash: ByteSink): void {
+  let end = body.length;
+  while (end >= 2 && body[end - 1] === LF && body[end - 2] === CR) end -= 2;
+  if (end === 0) return;
+  hash.update(body.subarray(0, end));
+  hash.update(CRLF);
+}
+
+function flushScratch(hash: ByteSink, used: number): number {
+  hash.update(scratch.subarray(0, used));
+  return 0;
+}

@@ -1,0 +1,135 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/core/log.js';
+import { ensureMailbox } from '../../src/delivery/maildir/index.js';
+import { reverseName } from '../../src/dns/names.js';
+import { dataLayout, type RunningOutpost, startOutpost } from '../../src/server/outpost.js';
+import { startTestDns, type TestDns } from './dns.js';
+
+/** One post office of the fake internet: a domain, its MX host on its own loopback address. */
+export interface PostOfficeSpec {
+  /** The mail domain, e.g. 'bob.example'; the MX host is mx.<domain>. */
+  domain: string;
+  /** Its own loopback address, e.g. '127.0.0.3'. */
+  ip: string;
+  users?: string[];
+  /** Extra config keys merged over the defaults (listeners, queue, ...). */
+  config?: Record<string, unknown>;
+  /** Check blocks of its MX listener. */
+  checks?: unknown[];
+}
+
+export interface PostOffice {
+  domain: string;
+  ip: string;
+  hostname: string;
+  port: number;
+  config: Config;
+  outpost: RunningOutpost;
+  /** Message files in a mailbox folder ('' = INBOX, 'Junk'), oldest first. */
+  mailbox(user: string, folder?: string): Promise<string[]>;
+}
+
+export interface FakeInternet {
+  dns: TestDns;
+  /** The SMTP port every post office listens on (each on its own address). */
+  port: number;
+  office(domain: string): PostOffice;
+}
+
+/** A TCP port that is free on 127.0.0.1 now; every post office listens on it at its own address. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** MX, A and PTR records of every post office, plus the caller's own zone text. */
+function worldZone(offices: readonly PostOfficeSpec[], extra: string): string {
+  const lines: string[] = [];
+  for (const office of offices) {
+    lines.push(`$ORIGIN ${office.domain}.`, `@ MX 10 mx.${office.domain}.`, `mx A ${office.ip}`);
+  }
+  lines.push('$ORIGIN 127.in-addr.arpa.');
+  for (const office of offices) lines.push(`${reverseName(office.ip)}. PTR mx.${office.domain}.`);
+  return `${lines.join('\n')}\n${extra}`;
+}
+
+/**
+ * Starts the fake internet: our DNS server with the world's records, and one outpost per
+ * post office on its own 127.0.0.x address, all resolving through that DNS server. Everything is
+ * stopped and removed when the test ends.
+ */
+export async function fakeInternet(
+  t: TestContext,
+  world: { offices: PostOfficeSpec[]; zone?: string },
+): Promise<FakeInternet> {
+  const dns = await startTestDns(t, worldZone(world.offices, world.zone ?? ''));
+  const port = await freePort();
+  const offices = new Map<string, PostOffice>();
+  for (const spec of world.offices) {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), `outpost-${spec.domain}-`));
+    t.after(() => rm(dataDir, { recursive: true, force: true }));
+    const hostname = `mx.${spec.domain}`;
+    const config = parseConfig(
+      {
+        hostname,
+        data_dir: dataDir,
+        domains: [spec.domain],
+        http: { address: `${spec.ip}:0`, token: 'fake-internet-token-000' },
+        dns: { servers: [dns.serverAddress], timeout: '1s' },
+        listeners: [{ name: 'mx', profile: 'mx', address: `${spec.ip}:${port}`, checks: spec.checks ?? [] }],
+        ...spec.config,
+      },
+      `<fake internet: ${spec.domain}>`,
+      {},
+    );
+    const outpost = await startOutpost(config, silentLogger());
+    t.after(() => outpost.stop({ timeoutMs: 1000 }));
+    const mail = dataLayout(config).mail;
+    for (const user of spec.users ?? []) {
+      const address = `${user}@${spec.domain}`;
+      await ensureMailbox(mail, address);
+      await outpost.store.addUser({ address, settings: {}, createdAt: Date.now() });
+    }
+    offices.set(spec.domain, {
+      domain: spec.domain,
+      ip: spec.ip,
+      hostname,
+      port,
+      config,
+      outpost,
+      async mailbox(user, folder = '') {
+        const dir = path.join(mail, spec.domain, user, folder ? `.${folder}` : '', 'new');
+        const names = await readdir(dir).catch(() => [] as string[]);
+        return names.sort().map((name) => path.join(dir, name));
+      },
+    });
+  }
+  return {
+    dns,
+    port,
+    office(domain) {
+      const office = offices.get(domain);
+      if (!office) throw new Error(`no post office ${domain} in this fake internet`);
+      return office;
+    },
+  };
+}
+
+/** Reads a delivered message file. */
+export function readMessage(file: string): Promise<string> {
+  return readFile(file, 'utf8');
+}
