@@ -3,6 +3,7 @@ import { loadDkimKeys } from '../dkim/keys.js';
 import { renderDnsRecords } from '../dkim/records.js';
 import { normalizeName } from '../dns/names.js';
 import { action, CliError, loadRuntimeConfig } from './context.js';
+import { im2000RecordLines } from './im2000.js';
 
 interface RecordsOptions {
   config?: string;
@@ -29,6 +30,13 @@ async function records(domainArgument: string | undefined, options: RecordsOptio
   process.stdout.write(
     renderDnsRecords({ hostname: config.hostname, domains, addresses: options.address ?? [], dkimKeys, ttl }),
   );
+  if (config.im2000.enabled) {
+    const lines = await im2000RecordLines(config, {
+      port: Number(config.im2000.address.split(':').pop()),
+      ttl,
+    });
+    if (lines.length > 0) process.stdout.write(`; IM2000 post office\n${lines.join('\n')}\n`);
+  }
 }
 
 /** Adds `dns records [domain]`: every record the operator must publish, in zone-file syntax. */

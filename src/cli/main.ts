@@ -1,13 +1,18 @@
 import { Command } from 'commander';
+import { registerChallengeCommands } from './challenge.js';
 import { registerConfigCommands } from './config.js';
 import { registerDkimCommands } from './dkim.js';
 import { registerDnsCommands } from './dns.js';
 import { registerDnsRecordsCommand } from './dns-records.js';
+import { registerFeedCommands } from './feed.js';
 import { registerGenCommands } from './gen.js';
+import { registerIm2000Commands } from './im2000.js';
 import { registerQueueCommands } from './queue.js';
+import { registerSendmailCommands } from './sendmail.js';
 import { registerServeCommands } from './serve.js';
 import { registerTrustlistCommands } from './trustlist.js';
 import { registerUserCommands } from './user.js';
+import { registerUserSetCommand } from './user-set.js';
 
 const program = new Command('outpost')
   .description('outpost: an accountable Internet mail post office')
@@ -20,11 +25,15 @@ program.configureOutput({
 
 registerServeCommands(program);
 registerConfigCommands(program);
-registerUserCommands(program);
+registerUserSetCommand(registerUserCommands(program));
 registerQueueCommands(program);
 registerDnsRecordsCommand(registerDnsCommands(program));
 registerDkimCommands(program);
 registerGenCommands(program);
 registerTrustlistCommands(program);
+registerChallengeCommands(program);
+registerIm2000Commands(program);
+registerFeedCommands(program);
+registerSendmailCommands(program);
 
 await program.parseAsync(process.argv);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { applyQueueAction, flushQueue, type QueueAction, removeMessage } from '../queue/operations.js';
 import type { RecipientStatus } from '../queue/store/types.js';
-import { action, CliError } from './context.js';
+import { action, CliError, type LocationOptions } from './context.js';
 import { withStore } from './store.js';
 
 const statuses: RecipientStatus[] = [
@@ -17,9 +18,25 @@ function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
-/** `outpost queue list|show`. */
+const ACTION_DESCRIPTIONS: Record<Exclude<QueueAction, 'flush'>, [string, string]> = {
+  hold: ['stop delivering a message (queued and deferred recipients become held)', 'held'],
+  release: ['deliver a held message again (held recipients become queued, due now)', 'released'],
+  requeue: ['try failed, expired and deferred recipients again now', 'requeued'],
+};
+
+function withLocation(command: Command): Command {
+  return command
+    .option('-c, --config <file>', 'config file')
+    .option('-d, --data <dir>', 'data directory (default: ./data)');
+}
+
+function recipients(count: number): string {
+  return count === 1 ? '1 recipient' : `${count} recipients`;
+}
+
+/** `outpost queue list|show|hold|release|flush|requeue|remove|stats`. */
 export function registerQueueCommands(program: Command): void {
-  const queue = program.command('queue').description('inspect the mail queue');
+  const queue = program.command('queue').description('inspect and manage the mail queue');
 
   queue
     .command('list')
@@ -84,4 +101,51 @@ export function registerQueueCommands(program: Command): void {
         });
       }),
     );
+
+  for (const [name, [description, done]] of Object.entries(ACTION_DESCRIPTIONS)) {
+    withLocation(queue.command(`${name} <id>`).description(description)).action(
+      action(async (id: string, options: LocationOptions) => {
+        await withStore(options, async (store) => {
+          const result = await applyQueueAction(store, id, name as QueueAction);
+          process.stdout.write(`${id}: ${recipients(result.changed)} ${done}\n`);
+        });
+      }),
+    );
+  }
+
+  withLocation(
+    queue.command('flush [id]').description('make deferred recipients due now (one message, or all)'),
+  ).action(
+    action(async (id: string | undefined, options: LocationOptions) => {
+      await withStore(options, async (store) => {
+        const changed =
+          id === undefined ? await flushQueue(store) : (await applyQueueAction(store, id, 'flush')).changed;
+        process.stdout.write(`${id === undefined ? 'queue' : id}: ${recipients(changed)} due now\n`);
+      });
+    }),
+  );
+
+  withLocation(
+    queue.command('remove <id>').description('delete a message and its recipients for good'),
+  ).action(
+    action(async (id: string, options: LocationOptions) => {
+      await withStore(options, async (store) => {
+        await removeMessage(store, id);
+        process.stdout.write(`${id}: removed\n`);
+      });
+    }),
+  );
+
+  withLocation(queue.command('stats').description('messages in the queue and recipients by status')).action(
+    action(async (options: LocationOptions) => {
+      await withStore(options, async (store) => {
+        const stats = await store.stats();
+        const lines = [
+          `messages    ${stats.messages}`,
+          ...statuses.map((status) => `${status.padEnd(11)} ${stats.byStatus[status] ?? 0}`),
+        ];
+        process.stdout.write(`${lines.join('\n')}\n`);
+      });
+    }),
+  );
 }

@@ -47,5 +47,29 @@ max_connections = 1000
 max_connections_per_ip = 50
 command_timeout = "5m"
 data_timeout = "10m"
+
+# Submission for our own users (RFC 6409): AUTH required, only over TLS, sender must be theirs.
+[[listeners]]
+name = "submission"
+profile = "submission"
+address = "127.0.0.1:2587"
+
+[[listeners]]
+name = "submissions"
+profile = "submission"
+address = "127.0.0.1:2465"
+implicit_tls = true
+
+# Counters survive restarts (data/ratelimit.db). Reference: docs/reference/ratelimit.md
+[submission.rate_limits]
+recipients_per_message = 100
+
+[submission.rate_limits.per_user]
+messages_per_hour = 200
+recipients_per_hour = 1000
+
+[submission.rate_limits.per_ip]
+messages_per_hour = 500
+recipients_per_hour = 2500
 `;
 }

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { lmtpConfigSchema } from '../delivery/lmtp/config.js';
+import { smtpDeliveryConfigSchema } from '../delivery/smtp/config.js';
+import { rateLimitConfigSchema } from '../ratelimit/config.js';
 import { parseDuration, parseSize } from './units.js';
 
 /** Builds a schema for a number or a unit string ("5s", "25MB"), parsed by `parse`. */
@@ -50,6 +53,10 @@ export const listenerSchema = z
     data_timeout: duration.default(600_000),
     soft_bounce: z.boolean().default(false),
     allow_insecure_auth: z.boolean().default(false),
+    /** mx-trusted: CA (PEM) that client certificates must chain to, and its CRL; paths relative to data_dir. */
+    client_ca: z.string().optional(),
+    client_crl: z.string().optional(),
+    require_client_cert: z.boolean().default(false),
     checks: z.array(checkEntrySchema).default([]),
   })
   .strict();
@@ -79,6 +86,54 @@ export const configSchema = z
         timeout: duration.default(3000),
         tries: z.number().int().min(1).max(5).default(2),
         lookups_per_message: z.number().int().min(1).default(40),
+      })
+      .strict()
+      .prefault({}),
+    submission: z.object({ rate_limits: rateLimitConfigSchema }).strict().prefault({}),
+    delivery: z
+      .object({
+        smtp: smtpDeliveryConfigSchema.prefault({}),
+        /** Local mailboxes of these domains are handed to Dovecot (or another LMTP server). */
+        lmtp: lmtpConfigSchema.optional(),
+        /** DKIM-sign outgoing mail with the keys of `outpost dkim keygen` (sender domain and host name). */
+        dkim_sign: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    challenge: z
+      .object({
+        /** Public base of the confirm links, e.g. "https://mail.example.org"; no link without it. */
+        base_url: z.url().optional(),
+        daily_limit: z.number().int().min(1).default(3),
+        hold: duration.default(14 * 86_400_000),
+      })
+      .strict()
+      .prefault({}),
+    gen: z
+      .object({
+        /** This server's generation state (outpost gen update writes it), relative to data_dir. */
+        state: z.string().default('gen/state.json'),
+      })
+      .strict()
+      .prefault({}),
+    im2000: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** Where the post office's HTTPS endpoints listen. */
+        address: listenAddress.default('127.0.0.1:8443'),
+        /** Base of our fetch URLs as other post offices see it (host as in our SRV record). */
+        public_base_url: z.url().optional(),
+        quota: size.default(100 * 1024 * 1024),
+        expiry: duration.default(7 * 86_400_000),
+        require_fcrdns: z.boolean().default(true),
+        min_domain_age: duration.optional(),
+        rdap_url: z.url().optional(),
+        /** Extra CA (PEM, relative to data_dir) trusted for HTTPS to other post offices. */
+        ca_file: z.string().optional(),
+        /** Mailboxes published as Atom/JSON feeds. */
+        public_feeds: z.array(z.string()).default([]),
+        /** Send SMTP-accepted mail as IM2000 when the recipient domain publishes a post office. */
+        prefer_for_smtp: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

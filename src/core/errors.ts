@@ -25,6 +25,10 @@ export const Errors = {
   RATE_LIMITED: { smtp: [450, '4.7.1', 'Too many messages, try again later'], http: 429 },
   POLICY_REJECT: { smtp: [550, '5.7.1', 'Message refused by policy'], http: 403 },
   POLICY_DEFER: { smtp: [451, '4.7.1', 'Message deferred by policy, try again later'], http: 503 },
+  // Submission (RFC 6409, RFC 4954)
+  AUTH_REQUIRED: { smtp: [530, '5.7.0', 'Authentication required'], http: 401 },
+  SENDER_NOT_OWNED: { smtp: [553, '5.7.1', 'Sender address not owned by the authenticated user'], http: 403 },
+  NULL_SENDER_REFUSED: { smtp: [553, '5.7.1', 'Null sender not allowed for submission'], http: 403 },
   // Local problems
   QUEUE_UNAVAILABLE: { smtp: [451, '4.3.0', 'Temporary local problem, try again'], http: 503 },
   DISK_FULL: { smtp: [452, '4.3.1', 'Insufficient system storage'], http: 507 },
@@ -33,6 +37,18 @@ export const Errors = {
   UNAUTHORIZED: { smtp: [535, '5.7.8', 'Authentication credentials invalid'], http: 401 },
   BAD_REQUEST: { smtp: [501, '5.5.4', 'Bad request'], http: 400 },
   CONFLICT: { smtp: [503, '5.5.1', 'Conflicting state'], http: 409 },
+  FORBIDDEN: { smtp: [554, '5.7.1', 'Forbidden'], http: 403 },
+  // IM2000 pull mail (docs/protocols/im2000.md)
+  IM2000_UNKNOWN_MESSAGE: { smtp: [550, '5.1.1', 'No such IM2000 message'], http: 404 },
+  IM2000_BAD_TOKEN: { smtp: [550, '5.7.1', 'Wrong or missing fetch token'], http: 403 },
+  IM2000_TOKEN_USED: { smtp: [550, '5.7.1', 'Fetch token already used'], http: 410 },
+  IM2000_RECALLED: { smtp: [550, '5.7.1', 'Message recalled by its sender'], http: 410 },
+  IM2000_EXPIRED: { smtp: [550, '5.4.7', 'Message expired'], http: 410 },
+  IM2000_ALREADY_FETCHED: { smtp: [550, '5.7.1', 'Message already fetched, cannot recall'], http: 409 },
+  IM2000_QUOTA_EXCEEDED: { smtp: [452, '4.2.2', 'Sender storage quota exceeded'], http: 507 },
+  IM2000_BAD_SIGNATURE: { smtp: [550, '5.7.1', 'Signature invalid or no key published'], http: 403 },
+  IM2000_WRONG_HOST: { smtp: [550, '5.7.1', "Fetch URL is not the sender domain's post office"], http: 403 },
+  IM2000_DIGEST_MISMATCH: { smtp: [451, '4.3.0', 'Fetched message differs from its notice'], http: 502 },
   // Configuration
   CONFIG_INVALID: { smtp: [451, '4.3.5', 'Server configuration error'], http: 500 },
 } as const satisfies Record<string, { smtp: readonly [number, string, string]; http: number }>;

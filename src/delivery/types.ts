@@ -6,9 +6,12 @@ export interface DeliveryBatch {
   messageId: string;
   sender: string;
   receivedAt: number;
-  /** The message exactly as queued (our Received and Return-Path already in it). */
+  /** The message exactly as queued (our Received header already in it; final delivery adds Return-Path). */
   body: Buffer;
   recipients: LeasedRecipient[];
+  /** RFC 3461 ENVID and RET of the message, for next hops that offer DSN. */
+  envid?: string;
+  ret?: 'FULL' | 'HDRS';
 }
 
 /**
@@ -19,6 +22,11 @@ export interface RecipientResult {
   rcptIndex: number;
   status: 'delivered' | 'deferred' | 'failed';
   reply: Reply;
+  /**
+   * Delivered to a next hop that does not offer DSN while the recipient asked for NOTIFY=SUCCESS:
+   * the queue owes the sender a "relayed" notice (RFC 3461 4.1) instead of expecting one from afar.
+   */
+  relayed?: boolean;
 }
 
 /**

@@ -1,8 +1,13 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { ChallengeService } from '../challenge/service.js';
 import type { Logger } from '../core/log.js';
+import type { Metrics } from '../metrics/registry.js';
 import type { Store } from '../queue/store/types.js';
+import { type AdminDeps, adminRoutes } from './admin/index.js';
 import { bearerAuth } from './auth.js';
+import { challengeApiRoutes, challengeConfirmRoutes } from './challenge-routes.js';
 import { installErrorHandler } from './errors.js';
+import { metricsRoutes } from './metrics-routes.js';
 import { queueRoutes } from './queue-routes.js';
 
 export interface HttpDeps {
@@ -11,6 +16,12 @@ export interface HttpDeps {
   logger?: Logger;
   /** Facts for /health: listeners and their addresses. */
   health: () => Record<string, unknown>;
+  /** The admin console's optional services (trust list, challenges, IM2000) where this node runs them. */
+  admin?: Omit<AdminDeps, 'store' | 'token'>;
+  metrics?: Metrics;
+  /** Called when an operator makes queued mail due now (release, requeue, flush). */
+  onQueueDue?: () => void;
+  challenges?: ChallengeService;
 }
 
 /** The HTTP API: /health open, everything under /api behind the bearer token. */
@@ -18,9 +29,20 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   installErrorHandler(app, deps.logger);
   app.get('/health', async () => ({ status: 'ok', ...deps.health() }));
+  if (deps.metrics) await app.register(metricsRoutes({ metrics: deps.metrics }));
+  if (deps.challenges) await app.register(challengeConfirmRoutes(deps.challenges));
   await app.register(async (api) => {
     api.addHook('onRequest', bearerAuth(deps.token));
-    await api.register(queueRoutes(deps.store));
+    await api.register(queueRoutes(deps.store, deps.onQueueDue ? { onDue: deps.onQueueDue } : {}));
+    if (deps.challenges) await api.register(challengeApiRoutes(deps.challenges));
   });
+  await app.register(
+    adminRoutes({
+      store: deps.store,
+      token: deps.token,
+      ...(deps.metrics ? { metrics: deps.metrics.registry } : {}),
+      ...deps.admin,
+    }),
+  );
   return app;
 }

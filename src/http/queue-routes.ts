@@ -1,6 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { OutpostError } from '../core/errors.js';
+import {
+  applyQueueAction,
+  flushQueue,
+  isQueueAction,
+  QUEUE_ACTIONS,
+  removeMessage,
+} from '../queue/operations.js';
 import type { RecipientStatus, Store } from '../queue/store/types.js';
 
 const statuses = ['queued', 'deferred', 'delivered', 'failed', 'held', 'quarantined', 'expired'] as const;
@@ -24,8 +31,13 @@ function parseOr400<T>(schema: z.ZodType<T>, value: unknown): T {
   return result.data;
 }
 
-/** Queue read-out: list, stats, one message with its recipients. */
-export function queueRoutes(store: Store) {
+export interface QueueRouteOptions {
+  /** Called after an action made work due (release, flush, requeue): the runner's kick(). */
+  onDue?: () => void;
+}
+
+/** Queue read-out (list, stats, one message) and operator actions (hold, release, flush, requeue, remove). */
+export function queueRoutes(store: Store, options: QueueRouteOptions = {}) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get('/api/queue', async (request) => {
       const query = parseOr400(listQuery, request.query);
@@ -44,6 +56,30 @@ export function queueRoutes(store: Store) {
       const message = await store.message(request.params.id);
       if (!message) throw new OutpostError('NOT_FOUND', `No message ${request.params.id} in the queue`);
       return message;
+    });
+
+    app.post('/api/queue/flush', async () => {
+      const changed = await flushQueue(store);
+      options.onDue?.();
+      return { action: 'flush', changed };
+    });
+
+    app.post<{ Params: { id: string; action: string } }>('/api/queue/:id/:action', async (request) => {
+      const { id, action } = request.params;
+      if (!isQueueAction(action)) {
+        throw new OutpostError(
+          'NOT_FOUND',
+          `No action ${action}; expected one of ${QUEUE_ACTIONS.join(', ')}`,
+        );
+      }
+      const result = await applyQueueAction(store, id, action);
+      if (action !== 'hold' && result.changed > 0) options.onDue?.();
+      return result;
+    });
+
+    app.delete<{ Params: { id: string } }>('/api/queue/:id', async (request) => {
+      await removeMessage(store, request.params.id);
+      return { id: request.params.id, removed: true };
     });
   };
 }

@@ -1,12 +1,16 @@
+import type { ChallengeService } from '../challenge/service.js';
+import { userOfTaggedAddress } from '../challenge/tagged.js';
 import type { Logger } from '../core/log.js';
 import { errorReply, type Reply } from '../core/reply.js';
+import { xgenVerb } from '../gen/xgen.js';
 import { formatAuthResults } from '../pipeline/auth-results.js';
 import type { SessionInfo, SmtpHandlers, Transaction } from '../protocol/smtp/types.js';
 import { newQueueId } from '../queue/ids.js';
 import type { NewRecipient, Store } from '../queue/store/types.js';
+import { acceptLocalRecipient, challengeDisposition, confirmedRecipients } from './challenge-gate.js';
 import { receivedHeader, stampMessage, withoutForgedAuthResults } from './headers.js';
-import type { ListenerPolicy } from './policy.js';
-import type { LocalRecipients } from './recipients.js';
+import type { ListenerPolicy, Quarantine } from './policy.js';
+import type { LocalRecipients, RecipientRoute } from './recipients.js';
 
 export interface InboundDeps {
   listenerName: string;
@@ -17,7 +21,14 @@ export interface InboundDeps {
   logger: Logger;
   /** Called after a message is durable, so local delivery starts at once. */
   onQueued: () => void;
+  /** The delivery target of a routed recipient; default maildir for local, smtp for remote. */
+  targetFor?: (route: RecipientRoute) => Promise<string>;
+  /** Challenge/response for users who opted in (MX profiles only). */
+  challenges?: ChallengeService;
 }
+
+const defaultTargetFor = async (route: RecipientRoute): Promise<string> =>
+  route.kind === 'local' ? 'maildir' : 'smtp';
 
 /**
  * The plain MX profile: accepts mail for our local mailboxes from anyone, runs the listener's
@@ -40,27 +51,51 @@ export function mxHandlers(deps: InboundDeps): SmtpHandlers {
       if (delayed) return delayed;
       const route = deps.recipients.route(rcpt.address);
       if (route.kind === 'remote') return errorReply('RELAY_DENIED');
-      await deps.recipients.requireMailbox(route.address);
+      const answered = await acceptLocalRecipient(
+        deps.recipients,
+        deps.challenges,
+        session,
+        tx,
+        route.address,
+      );
+      if (answered) return answered;
       return policy.run('rcpt', session, { tx, rcpt: route.address });
     },
 
     async data(session, tx, message) {
-      const refusal = await policy.run('data', session, { tx, message });
+      const confirmations = confirmedRecipients(session);
+      const mail = { ...tx, recipients: tx.recipients.filter((r) => !confirmations.has(r.address)) };
+      confirmations.clear();
+      if (mail.recipients.length === 0)
+        return { code: 250, enhanced: '2.0.0', text: 'Confirmation received' };
+      const refusal = await policy.run('data', session, { tx: mail, message });
       if (refusal) return refusal;
-      return enqueueMessage(deps, session, tx, message, verdictHeaders(deps, session));
+      return enqueueMessage(deps, session, mail, message, verdictHeaders(deps, session));
     },
+
+    verbs: { XGEN: xgenVerb },
   };
+}
+
+/** Authentication-Results, and the verdict mark when quarantined (whatever folder the message goes to). */
+export function verdictHeaderText(
+  deps: InboundDeps,
+  session: SessionInfo,
+  quarantine: Quarantine | undefined,
+): string {
+  const results = formatAuthResults(deps.hostname(), deps.policy.allResults(session));
+  if (quarantine === undefined) return results;
+  const reason =
+    quarantine.reason === undefined ? '' : `; reason="${quarantine.reason.replace(/["\\\r\n]/g, ' ')}"`;
+  return `${results}X-Outpost-Verdict: quarantine; check=${quarantine.by}${reason}\r\n`;
 }
 
 /** Authentication-Results for everything the checks found, and the Junk folder when quarantined. */
 function verdictHeaders(deps: InboundDeps, session: SessionInfo): { folder?: string; extraHeaders?: string } {
   if (!deps.policy.hasChecks) return {};
-  const authservId = deps.hostname();
-  let headers = formatAuthResults(authservId, deps.policy.allResults(session));
   const quarantine = deps.policy.quarantine(session);
-  if (!quarantine) return { extraHeaders: headers };
-  headers += `X-Outpost-Verdict: quarantine; check=${quarantine.by}${quarantine.reason ? `; reason="${quarantine.reason.replace(/["\\\r\n]/g, ' ')}"` : ''}\r\n`;
-  return { folder: 'Junk', extraHeaders: headers };
+  const extraHeaders = verdictHeaderText(deps, session, quarantine);
+  return quarantine === undefined ? { extraHeaders } : { folder: 'Junk', extraHeaders };
 }
 
 /** Stamps trace headers, stores durably, and answers 250 with the queue id only after the commit. */
@@ -81,16 +116,18 @@ export async function enqueueMessage(
     now,
     ...(options.extraHeaders === undefined ? {} : { extraHeaders: options.extraHeaders }),
   });
-  const recipients: NewRecipient[] = tx.recipients.map((rcpt) => {
+  const held: { rcptIndex: number; user: string }[] = [];
+  const recipients: NewRecipient[] = [];
+  for (const rcpt of tx.recipients) {
     const route = deps.recipients.route(rcpt.address);
-    return {
-      address: route.address,
-      target: route.kind === 'local' ? 'maildir' : 'smtp',
-      ...(options.folder === undefined ? {} : { folder: options.folder }),
+    const planned = await planRecipient(deps, session, tx, message, route, options.folder);
+    if (planned.holdFor !== undefined) held.push({ rcptIndex: recipients.length, user: planned.holdFor });
+    recipients.push({
+      ...planned.recipient,
       ...(rcpt.params.orcpt === undefined ? {} : { orcpt: rcpt.params.orcpt }),
       ...(rcpt.params.notify === undefined ? {} : { notify: rcpt.params.notify }),
-    };
-  });
+    });
+  }
   await deps.store.enqueue({
     id,
     sender: tx.from,
@@ -119,6 +156,40 @@ export async function enqueueMessage(
     },
     'queued',
   );
+  if (held.length > 0 && deps.challenges) await deps.challenges.afterQueued(id, held, tx.from);
   deps.onQueued();
   return { code: 250, enhanced: '2.0.0', text: `Ok: queued as ${id}` };
+}
+
+/** One recipient's queue row: its target, folder, and whether it waits for a challenge answer. */
+async function planRecipient(
+  deps: InboundDeps,
+  session: SessionInfo,
+  tx: Transaction,
+  message: Buffer,
+  route: RecipientRoute,
+  folder: string | undefined,
+): Promise<{ recipient: NewRecipient; holdFor?: string }> {
+  const target = await (deps.targetFor ?? defaultTargetFor)(route);
+  const base = { address: route.address, target, ...(folder === undefined ? {} : { folder }) };
+  if (route.kind !== 'local' || !deps.challenges) return { recipient: base };
+  const disposition = await challengeDisposition(
+    deps.challenges,
+    deps.policy,
+    session,
+    tx,
+    route.address,
+    message,
+  );
+  const mailbox = disposition.kind === 'hold' ? disposition.user : await mailboxOf(deps, route.address);
+  const recipient = { ...base, address: mailbox };
+  if (disposition.kind === 'hold') return { recipient: { ...recipient, status: 'held' }, holdFor: mailbox };
+  if (disposition.kind === 'junk') return { recipient: { ...recipient, folder: 'Junk' } };
+  return { recipient };
+}
+
+/** The mailbox a (possibly tagged) local address delivers to. */
+async function mailboxOf(deps: InboundDeps, address: string): Promise<string> {
+  if (address.startsWith('postmaster@') || (await deps.store.getUser(address))) return address;
+  return userOfTaggedAddress(address) ?? address;
 }

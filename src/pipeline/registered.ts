@@ -12,4 +12,5 @@ export { mtamarkRegistration } from '../checks/mtamark/index.js';
 export { reverseMxRegistration } from '../checks/reverse-mx/index.js';
 export { rmxRegistration } from '../checks/rmx/index.js';
 export { rttlRegistration } from '../checks/rttl/index.js';
+export { serverSignatureRegistration } from '../checks/server-signature/index.js';
 export { spfRegistration } from '../checks/spf/index.js';

@@ -4,8 +4,16 @@ import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { errorReply, type Reply } from '../core/reply.js';
 import type { DeliveryBatch, DeliveryTarget, RecipientResult } from '../delivery/types.js';
+import type { DeliveryMetrics } from '../metrics/registry.js';
+import {
+  type Notice,
+  type NoticeOptions,
+  planNotices,
+  reportable,
+  type SettledRecipient,
+} from './notices.js';
 import { nextAttempt, type RetryPolicy } from './retry.js';
-import type { DeliveryOutcome, LeasedRecipient, Store } from './store/types.js';
+import type { DeliveryOutcome, LeasedRecipient, NewMessage, Store } from './store/types.js';
 
 /** Leased recipients of one message, delivered together. */
 export interface MessageWork {
@@ -23,6 +31,9 @@ export interface DeliverDeps {
   clock: () => number;
   /** Pause between tries to record outcomes when the store refuses (e.g. disk full). */
   retryDelayMs: number;
+  /** DSN generation; without it no notices are sent. */
+  notices?: NoticeOptions;
+  metrics?: DeliveryMetrics;
 }
 
 // Recording outcomes is retried a few times: after a delivery, failing to record it means the
@@ -95,14 +106,20 @@ async function deliverToTarget(
     deps.logger.error({ queueId: work.messageId, target: name }, 'unknown delivery target');
     return deferAll(recipients, errorReply('CONFIG_INVALID', `Unknown delivery target ${name}`));
   }
-  const batch = {
+  const { envid, ret } = recipients[0] ?? {};
+  const batch: DeliveryBatch = {
     messageId: work.messageId,
     sender: work.sender,
     receivedAt: work.receivedAt,
     body,
     recipients,
+    ...(envid === undefined ? {} : { envid }),
+    ...(ret === undefined ? {} : { ret }),
   };
-  return runTarget(target, batch);
+  const started = deps.clock();
+  const results = await runTarget(target, batch);
+  deps.metrics?.deliveryDuration(name, (deps.clock() - started) / 1000);
+  return results;
 }
 
 function toOutcome(
@@ -128,11 +145,17 @@ async function loadBody(work: MessageWork, deps: DeliverDeps): Promise<Buffer | 
   }
 }
 
-async function record(work: MessageWork, outcomes: DeliveryOutcome[], deps: DeliverDeps): Promise<void> {
+/** Records outcomes and their notices in one write; true once durable. */
+async function record(
+  work: MessageWork,
+  outcomes: DeliveryOutcome[],
+  notices: NewMessage[],
+  deps: DeliverDeps,
+): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await deps.store.complete(outcomes);
-      return;
+      await deps.store.complete(outcomes, notices);
+      return true;
     } catch (error) {
       const fields = { queueId: work.messageId, err: describeError(error), attempt };
       if (attempt >= COMPLETE_TRIES) {
@@ -140,7 +163,7 @@ async function record(work: MessageWork, outcomes: DeliveryOutcome[], deps: Deli
           fields,
           'delivery outcomes not recorded; the lease will expire and delivery repeat',
         );
-        return;
+        return false;
       }
       deps.logger.warn(fields, 'recording delivery outcomes failed, retrying');
       await new Promise((resolve) => setTimeout(resolve, deps.retryDelayMs));
@@ -165,10 +188,11 @@ export async function deliverMessage(work: MessageWork, deps: DeliverDeps): Prom
     ),
   );
   const now = deps.clock();
-  const outcomes: DeliveryOutcome[] = [];
+  const outcomes: SettledRecipient[] = [];
   for (const [rcpt, result] of settled.flat()) {
     const outcome = toOutcome(rcpt, result, deps.retry, now);
-    outcomes.push(outcome);
+    outcomes.push({ rcpt, outcome, relayed: result.relayed === true });
+    deps.metrics?.delivery(rcpt.target, outcome.status);
     const fields = {
       queueId: work.messageId,
       rcpt: rcpt.address,
@@ -184,5 +208,62 @@ export async function deliverMessage(work: MessageWork, deps: DeliverDeps): Prom
     if (outcome.status === 'delivered' || outcome.status === 'deferred') deps.logger.info(fields, 'delivery');
     else deps.logger.warn(fields, 'delivery');
   }
-  await record(work, outcomes, deps);
+  const notices = deps.notices ? await noticesFor(work, body, outcomes, deps.notices, deps, now) : [];
+  const recorded = await record(
+    work,
+    outcomes.map(({ outcome }) => outcome),
+    notices.map(({ message }) => message),
+    deps,
+  );
+  if (recorded) logNotices(work, notices, deps);
+}
+
+/**
+ * The DSNs these outcomes call for; marks the outcomes whose delay notice is among them. They are
+ * recorded in the same write as the outcomes (Store.complete), so a crash either keeps both or
+ * neither: the notice is never lost (no outcome without it) and never sent twice (a repeated
+ * attempt after a crash finds no notice from the first one).
+ */
+async function noticesFor(
+  work: MessageWork,
+  body: Buffer | Reply,
+  settled: SettledRecipient[],
+  options: NoticeOptions,
+  deps: DeliverDeps,
+  now: number,
+): Promise<Notice[]> {
+  if (!Buffer.isBuffer(body) || reportable(settled, now, options.warnAfterMs).size === 0) return [];
+  const row = await deps.store.message(work.messageId).catch((error: unknown) => {
+    // ENVID and RET are lost from this one notice; the notice itself is not.
+    deps.logger.warn({ queueId: work.messageId, err: describeError(error) }, 'cannot read envelope for DSN');
+    return { envid: undefined, ret: undefined };
+  });
+  if (row === undefined) return []; // removed by an operator meanwhile
+  const plan = planNotices(
+    {
+      id: work.messageId,
+      sender: work.sender,
+      receivedAt: work.receivedAt,
+      message: body,
+      ...(row.envid === undefined ? {} : { envid: row.envid }),
+      ...(row.ret === undefined ? {} : { ret: row.ret }),
+    },
+    settled,
+    { ...options, now, maxAgeMs: deps.retry.maxAgeMs },
+  );
+  if (plan.suppressed !== undefined) {
+    deps.logger.info({ queueId: work.messageId, reason: plan.suppressed }, 'no DSN');
+  }
+  for (const { outcome } of settled) {
+    if (outcome.status === 'deferred' && plan.delayNotified.has(outcome.rcptIndex))
+      outcome.delayNotified = true;
+  }
+  return plan.notices;
+}
+
+function logNotices(work: MessageWork, notices: Notice[], deps: DeliverDeps): void {
+  for (const { kind, message } of notices) {
+    deps.logger.info({ queueId: message.id, about: work.messageId, kind, to: work.sender }, 'DSN queued');
+    deps.metrics?.notice(kind);
+  }
 }

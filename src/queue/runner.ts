@@ -6,7 +6,9 @@ import { hostname } from 'node:os';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { DeliveryTarget } from '../delivery/types.js';
+import type { DeliveryMetrics } from '../metrics/registry.js';
 import { deliverMessage, type MessageWork } from './deliver.js';
+import type { NoticeOptions } from './notices.js';
 import { defaultRetryPolicy, type RetryPolicy } from './retry.js';
 import type { LeasedRecipient, Store } from './store/types.js';
 
@@ -25,6 +27,10 @@ export interface QueueRunnerOptions {
   clock?: () => number;
   /** Lease owner name; default host/pid/random. */
   owner?: string;
+  /** DSN generation (failure, delay, success, relayed notices); without it the runner sends none. */
+  notices?: NoticeOptions;
+  /** Deliveries by target and result, attempt durations, notices queued. */
+  metrics?: DeliveryMetrics;
 }
 
 // Rows leased per free slot: enough to keep a multi-recipient message together, few enough that
@@ -168,6 +174,8 @@ export class QueueRunner {
         logger: this.options.logger,
         clock: this.clock,
         retryDelayMs: Math.min(this.options.pollMs, 1000),
+        ...(this.options.notices === undefined ? {} : { notices: this.options.notices }),
+        ...(this.options.metrics === undefined ? {} : { metrics: this.options.metrics }),
       });
     } catch (error) {
       // deliverMessage reports its own failures; this is the last line against an unexpected throw.

@@ -1,21 +1,29 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import type { FastifyInstance } from 'fastify';
 import { dataPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
-import { createMaildirTarget } from '../delivery/maildir/index.js';
+import { ensureMailbox } from '../delivery/maildir/index.js';
 import { type CachingResolver, createResolver } from '../dns/resolver.js';
 import { buildHttpApp } from '../http/app.js';
-import { mxHandlers } from '../inbound/mx.js';
+import { meteredHandlers } from '../inbound/metered.js';
 import { ListenerPolicy } from '../inbound/policy.js';
+import { profileChecks } from '../inbound/profiles.js';
 import { LocalRecipients } from '../inbound/recipients.js';
+import { createMetrics } from '../metrics/registry.js';
 import { compileChecks } from '../pipeline/config.js';
 import type { SmtpServer } from '../protocol/smtp/server.js';
 import { createSmtpServer } from '../protocol/smtp/server.js';
 import { QueueRunner } from '../queue/runner.js';
 import { openSqliteStore } from '../queue/store/sqlite/index.js';
 import type { Store } from '../queue/store/types.js';
-import { smtpOptions, splitAddress } from './listeners.js';
+import { RateLimiter } from '../ratelimit/limiter.js';
+import { TrustListStore, trustListDbFile } from '../trustlist/store.js';
+import { challengeAdmin, im2000Admin } from './admin-adapters.js';
+import { buildDelivery } from './delivery.js';
+import { splitAddress } from './listeners.js';
+import { startChallenges, startPostOffice } from './services.js';
+import { listenerSmtpOptions, profileHandlers } from './smtp-listener.js';
 import { ensureCertificate } from './tls.js';
 
 export interface ListeningOn {
@@ -43,9 +51,15 @@ export function dataLayout(config: Config) {
     database: dataPath(config, 'queue/outpost.db'),
     bodies: dataPath(config, 'queue/bodies'),
     mail: dataPath(config, 'mail'),
+    ratelimit: dataPath(config, config.submission.rate_limits.database),
     cert: dataPath(config, config.tls.cert),
     key: dataPath(config, config.tls.key),
   };
+}
+
+/** Every local domain has a postmaster (RFC 5321 4.5.1), so its mailbox always exists. */
+async function ensurePostmasters(mailRoot: string, domains: string[]): Promise<void> {
+  for (const domain of domains) await ensureMailbox(mailRoot, `postmaster@${domain.toLowerCase()}`);
 }
 
 /** Starts a whole post office from a validated config: store, delivery, SMTP listeners, HTTP API. */
@@ -54,91 +68,172 @@ export async function startOutpost(initial: Config, logger: Logger): Promise<Run
   const layout = dataLayout(config);
   await mkdir(layout.mail, { recursive: true });
   await mkdir(layout.bodies, { recursive: true });
+  await ensurePostmasters(layout.mail, config.domains);
   const tls = await ensureCertificate(layout.cert, layout.key, config.hostname);
   const store = await openSqliteStore({
     path: layout.database,
     bodiesDir: layout.bodies,
     inlineBodyMax: config.queue.inline_body_max,
   });
-  const runner = new QueueRunner({
-    store,
-    targets: { maildir: createMaildirTarget({ root: layout.mail, hostname: config.hostname }) },
-    concurrency: config.queue.concurrency,
-    leaseMs: config.queue.lease,
-    pollMs: config.queue.poll,
-    retry: { schedule: config.queue.retry, maxAgeMs: config.queue.max_age },
-    logger,
-  });
-  const recipients = new LocalRecipients(new Set(config.domains.map((d) => d.toLowerCase())), store);
-  const resolver = createResolver({
-    ...(config.dns.servers.length > 0 ? { servers: config.dns.servers } : {}),
-    timeoutMs: config.dns.timeout,
-    tries: config.dns.tries,
-  });
-  const listening: ListeningOn[] = [];
-  const servers: SmtpServer[] = [];
-  let http: FastifyInstance | undefined;
+  const closers: (() => Promise<void> | void)[] = [() => store.close()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close();
+  };
   try {
+    return await assemble();
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+
+  async function assemble(): Promise<RunningOutpost> {
+    // Only this process delivers from this store: leases of a run that died are recovered now.
+    const recovered = await store.recoverLeases();
+    if (recovered > 0) logger.warn({ recovered }, 'recovered deliveries interrupted by the last stop');
+    const resolver = createResolver({
+      ...(config.dns.servers.length > 0 ? { servers: config.dns.servers } : {}),
+      timeoutMs: config.dns.timeout,
+      tries: config.dns.tries,
+    });
+    const metrics = createMetrics({ queue: store });
+    const recipients = new LocalRecipients(new Set(config.domains.map((d) => d.toLowerCase())), store);
+    let kick = () => {};
+    const postOffice = config.im2000.enabled
+      ? await startPostOffice(config, {
+          store,
+          resolver,
+          logger,
+          tls,
+          mailRoot: layout.mail,
+          kick: () => kick(),
+        })
+      : undefined;
+    if (postOffice) closers.push(() => postOffice.close());
+    const delivery = await buildDelivery({
+      config,
+      mailRoot: layout.mail,
+      resolver,
+      logger,
+      ...(postOffice ? { im2000: postOffice } : {}),
+    });
+    closers.push(() => delivery.close());
+    const runner = new QueueRunner({
+      store,
+      targets: delivery.targets,
+      concurrency: config.queue.concurrency,
+      leaseMs: config.queue.lease,
+      pollMs: config.queue.poll,
+      retry: { schedule: config.queue.retry, maxAgeMs: config.queue.max_age },
+      logger,
+      metrics,
+      notices: {
+        reportingMta: config.hostname,
+        warnAfterMs: config.queue.warn_after,
+        routeRecipient: (address) => {
+          const route = recipients.route(address);
+          return { address: route.address, target: delivery.localOrSmtp(route) };
+        },
+      },
+    });
+    kick = () => runner.kick();
+    closers.push(() => runner.stop());
+    const challenges = startChallenges(config, {
+      store,
+      logger,
+      targetFor: (address) => delivery.localOrSmtp(recipients.route(address)),
+      kick,
+    });
+    closers.push(() => challenges.close());
+    const rateLimiter = config.listeners.some((l) => l.profile === 'submission')
+      ? new RateLimiter(layout.ratelimit, config.submission.rate_limits)
+      : undefined;
+    if (rateLimiter) closers.push(() => rateLimiter.close());
+
+    const listening: ListeningOn[] = [];
+    const servers: SmtpServer[] = [];
+    closers.push(() =>
+      Promise.allSettled(servers.map((s) => s.close({ timeoutMs: 0 }))).then(() => undefined),
+    );
     for (const listener of config.listeners) {
       const policy = new ListenerPolicy({
-        checks: compileChecks(listener.checks),
+        checks: compileChecks(profileChecks(listener.profile, listener.checks)),
         resolver,
         dnsBudget: config.dns.lookups_per_message,
         softBounce: listener.soft_bounce,
         refuseAtGreeting: listener.profile === 'mx-trusted',
         logger,
       });
-      const handlers = mxHandlers({
-        listenerName: listener.name,
-        hostname: () => config.hostname,
-        recipients,
-        store,
-        policy,
-        logger,
-        onQueued: () => runner.kick(),
-      });
-      const server = createSmtpServer(smtpOptions(listener, config.hostname, tls), handlers);
+      const handlers = profileHandlers(
+        listener,
+        {
+          listenerName: listener.name,
+          hostname: () => config.hostname,
+          recipients,
+          store,
+          policy,
+          logger,
+          onQueued: kick,
+          targetFor: (route) => delivery.targetFor(route),
+          ...(listener.profile === 'submission' ? {} : { challenges: challenges.service }),
+        },
+        rateLimiter,
+      );
+      const server = createSmtpServer(
+        await listenerSmtpOptions(config, listener, tls),
+        meteredHandlers(handlers, metrics, listener.name),
+      );
       const { host, port } = splitAddress(listener.address);
       const bound = await server.listen(port, host);
       servers.push(server);
       listening.push({ name: listener.name, kind: 'smtp', profile: listener.profile, ...bound });
     }
-    http = await buildHttpApp({
+    const trustlist = existsSync(trustListDbFile(config.data_dir))
+      ? TrustListStore.open(trustListDbFile(config.data_dir))
+      : undefined;
+    if (trustlist) closers.push(() => trustlist.close());
+    const http = await buildHttpApp({
       store,
       token: config.http.token,
       logger,
       health: () => ({ listening }),
+      metrics,
+      onQueueDue: kick,
+      challenges: challenges.service,
+      admin: {
+        challenge: challengeAdmin(challenges.service),
+        ...(trustlist ? { trustlist } : {}),
+        ...(postOffice ? { im2000: im2000Admin(postOffice.postOffice) } : {}),
+      },
     });
+    closers.push(() => http.close());
     const httpAddress = splitAddress(config.http.address);
     await http.listen({ host: httpAddress.host, port: httpAddress.port });
-    const bound = http.server.address();
-    if (bound && typeof bound === 'object') {
-      listening.push({ name: 'http', kind: 'http', address: bound.address, port: bound.port });
+    const boundHttp = http.server.address();
+    if (boundHttp && typeof boundHttp === 'object') {
+      listening.push({ name: 'http', kind: 'http', address: boundHttp.address, port: boundHttp.port });
     }
-  } catch (error) {
-    await Promise.allSettled(servers.map((s) => s.close({ timeoutMs: 0 })));
-    await http?.close();
-    await store.close();
-    throw error;
-  }
-  runner.start();
+    if (postOffice) listening.push({ name: 'im2000', kind: 'http', ...postOffice.listening });
+    runner.start();
 
-  return {
-    store,
-    resolver,
-    runner,
-    listening,
-    reload(next) {
-      config = next;
-      recipients.setDomains(new Set(next.domains.map((d) => d.toLowerCase())));
-      logger.info({ domains: next.domains }, 'configuration reloaded');
-    },
-    async stop(options) {
-      const timeoutMs = options?.timeoutMs ?? 30_000;
-      await Promise.allSettled(servers.map((s) => s.close({ timeoutMs })));
-      await http?.close();
-      await runner.stop();
-      await store.close();
-    },
-  };
+    return {
+      store,
+      resolver,
+      runner,
+      listening,
+      reload(next) {
+        config = next;
+        recipients.setDomains(new Set(next.domains.map((d) => d.toLowerCase())));
+        ensurePostmasters(layout.mail, next.domains).catch((error: unknown) =>
+          logger.error({ err: error }, 'cannot create postmaster mailboxes'),
+        );
+        logger.info({ domains: next.domains }, 'configuration reloaded');
+      },
+      async stop(options) {
+        const timeoutMs = options?.timeoutMs ?? 30_000;
+        // Listeners first and gracefully (open transactions finish); then everything else in reverse.
+        await Promise.allSettled(servers.map((s) => s.close({ timeoutMs })));
+        await closeAll();
+      },
+    };
+  }
 }

@@ -82,6 +82,12 @@ async function writeSynced(path: string, body: Buffer): Promise<void> {
   }
 }
 
+/** Final delivery records the envelope (RFC 5321 4.4): Return-Path, and Delivered-To as Postfix and Dovecot do. */
+function withDeliveryHeaders(batch: DeliveryBatch, rcpt: LeasedRecipient): Buffer {
+  const trace = `Return-Path: <${batch.sender}>\r\nDelivered-To: ${rcpt.address}\r\n`;
+  return Buffer.concat([Buffer.from(trace), batch.body]);
+}
+
 async function discard(paths: string[]): Promise<void> {
   await Promise.all(paths.map((path) => unlink(path).catch(() => undefined)));
 }
@@ -131,11 +137,12 @@ export class MaildirTarget implements DeliveryTarget {
       return settle('delivered', reply(250, '2.0.0', 'Delivered to mailbox earlier'));
     }
     const tmpPath = join(path.dir, 'tmp', name);
-    await writeSynced(tmpPath, batch.body).catch(async (error: unknown) => {
+    const body = withDeliveryHeaders(batch, rcpt);
+    await writeSynced(tmpPath, body).catch(async (error: unknown) => {
       // The mailbox exists but this folder (Junk, say) does not yet: create it, try once more.
       if (errorCode(error) !== 'ENOENT') throw error;
       await createFolder(path.dir);
-      await writeSynced(tmpPath, batch.body);
+      await writeSynced(tmpPath, body);
     });
     return { rcptIndex: rcpt.rcptIndex, tmpPath, newDir: join(path.dir, 'new'), name };
   }

@@ -51,6 +51,8 @@ export interface RecipientRow {
   nextAttemptAt: number;
   lastReply?: string;
   updatedAt: number;
+  /** When a delay DSN (queue.warn_after) was queued for this recipient; absent = none yet. */
+  delayNotifiedAt?: number;
 }
 
 export interface MessageRow {
@@ -68,6 +70,9 @@ export interface MessageRow {
 export interface LeasedRecipient extends RecipientRow {
   sender: string;
   receivedAt: number;
+  /** The message's RFC 3461 ENVID and RET, passed on to a next hop that offers DSN. */
+  envid?: string;
+  ret?: 'FULL' | 'HDRS';
   leaseUntil: number;
   /**
    * True when an earlier lease on this recipient ran out without an outcome (its worker died), so
@@ -78,7 +83,15 @@ export interface LeasedRecipient extends RecipientRow {
 
 export type DeliveryOutcome =
   | { messageId: string; rcptIndex: number; status: 'delivered'; reply: string }
-  | { messageId: string; rcptIndex: number; status: 'deferred'; reply: string; nextAttemptAt: number }
+  | {
+      messageId: string;
+      rcptIndex: number;
+      status: 'deferred';
+      reply: string;
+      nextAttemptAt: number;
+      /** A delay DSN about this recipient is queued with this outcome: remember it (delayNotifiedAt). */
+      delayNotified?: boolean;
+    }
   | { messageId: string; rcptIndex: number; status: 'failed' | 'expired'; reply: string };
 
 export interface QueueFilter {
@@ -111,8 +124,11 @@ export interface Store {
   enqueue(message: NewMessage): Promise<void>;
   /** Hands out due recipients (queued or deferred with nextAttemptAt <= now, no live lease). */
   lease(options: { now: number; limit: number; leaseMs: number; owner: string }): Promise<LeasedRecipient[]>;
-  /** Records delivery outcomes and drops the leases. */
-  complete(outcomes: DeliveryOutcome[]): Promise<void>;
+  /**
+   * Records delivery outcomes and drops the leases. `notices` (DSNs about these outcomes) are
+   * enqueued in the same transaction: either the notices and the outcomes are durable, or neither.
+   */
+  complete(outcomes: DeliveryOutcome[], notices?: NewMessage[]): Promise<void>;
   body(messageId: string): Promise<Buffer | undefined>;
   message(messageId: string): Promise<MessageRow | undefined>;
   list(filter: QueueFilter): Promise<RecipientRow[]>;
@@ -124,6 +140,13 @@ export interface Store {
     to: RecipientStatus,
     rcptIndex?: number,
   ): Promise<number>;
+  /**
+   * Makes every lease of an earlier run due now (call once at start-up, as the store's only delivery
+   * runner); the rows are leased again as recovered, so targets check for a copy delivered before.
+   */
+  recoverLeases(): Promise<number>;
+  /** Moves recipients to a Maildir folder ('' = INBOX) and queues them due now (release from Junk). */
+  setFolder(messageId: string, folder: string, rcptIndex?: number): Promise<number>;
   /** Makes deferred recipients due now. */
   flush(messageId?: string): Promise<number>;
   /** Removes a message and its recipients. */

@@ -77,7 +77,7 @@ test('ensureMailbox creates INBOX and Junk, each with tmp, new and cur', async (
   await assert.rejects(ensureMailbox(root, '../x@example.org'), { code: 'BAD_ADDRESS' });
 });
 
-test('prepare writes nothing visible; commit moves the exact bytes into new/', async (t) => {
+test('prepare writes nothing visible; commit moves the message with Return-Path and Delivered-To into new/', async (t) => {
   const { root } = await world(t);
   const mailbox = await ensureMailbox(root, 'bob@example.org');
   const target = createMaildirTarget({ root, hostname: 'mx.test' });
@@ -91,7 +91,8 @@ test('prepare writes nothing visible; commit moves the exact bytes into new/', a
   const name = messageFileName(RECEIVED, '01HQUEUEID000000', 3, 'mx.test');
   assert.equal(name, '1700000000.Q01HQUEUEID000000R3.mx.test');
   assert.equal(files[0], join(mailbox, 'new', name));
-  assert.deepEqual(await readFile(join(mailbox, 'new', name)), BODY);
+  const trace = 'Return-Path: <a@b.example>\r\nDelivered-To: Bob@example.org\r\n';
+  assert.deepEqual(await readFile(join(mailbox, 'new', name)), Buffer.concat([Buffer.from(trace), BODY]));
   assert.deepEqual(await readdir(join(mailbox, 'tmp')), []);
 });
 

@@ -290,5 +290,8 @@ test('local delivery end to end: enqueue, kick, the message is in the Maildir', 
   assert.equal(row?.status, 'delivered');
   const files = await listMaildir(root, 'bob@rcpt.example', 'Junk');
   assert.equal(files.length, 1);
-  assert.deepEqual(await readFile(files[0] ?? ''), m.body);
+  const delivered = await readFile(files[0] ?? '');
+  // Final delivery prepends the envelope trace (Return-Path, Delivered-To) to the queued message.
+  assert.match(delivered.toString('latin1'), /^Return-Path: <alice@sender\.example>\r\n/);
+  assert.deepEqual(delivered.subarray(delivered.length - m.body.length), m.body);
 });

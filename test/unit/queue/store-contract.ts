@@ -185,6 +185,40 @@ function contract(name: string, openStore: OpenStore): void {
     assert.notEqual(again[0]?.recovered, false, 'a lease that ran out is not reported as fresh');
   });
 
+  test(`${name}: complete queues notices with the outcomes and remembers delay notices`, async (t) => {
+    const { store } = await openFresh(t, openStore);
+    const message = sampleMessage({
+      recipients: ['a', 'b'].map((l) => ({ address: `${l}@x.example`, target: 'smtp' })),
+    });
+    await store.enqueue(message);
+    await lease(store, T0);
+    const notice = sampleMessage({
+      sender: '',
+      body: Buffer.from('Subject: Delayed Mail\r\n\r\nstill trying\r\n'),
+      meta: { dsn: 'delay', about: message.id },
+      recipients: [{ address: 'alice@sender.example', target: 'smtp', notify: [] }],
+    });
+    const deferred = { status: 'deferred', reply: '451 4.4.1 later', nextAttemptAt: T0 + 60_000 } as const;
+    await store.complete(
+      [
+        { messageId: message.id, rcptIndex: 0, ...deferred, delayNotified: true },
+        { messageId: message.id, rcptIndex: 1, ...deferred },
+      ],
+      [notice],
+    );
+    const rows = (await store.message(message.id))?.recipients ?? [];
+    assert.equal(typeof rows[0]?.delayNotifiedAt, 'number');
+    assert.equal(rows[1]?.delayNotifiedAt, undefined);
+    const queued = await store.message(notice.id);
+    assert.equal(queued?.sender, '');
+    assert.deepEqual(queued?.meta, { dsn: 'delay', about: message.id });
+    assert.deepEqual(
+      queued?.recipients.map((r) => [r.address, r.status, r.notify]),
+      [['alice@sender.example', 'queued', []]],
+    );
+    assert.deepEqual(await store.body(notice.id), notice.body);
+  });
+
   test(`${name}: complete records each outcome and drops the lease`, async (t) => {
     const { store } = await openFresh(t, openStore);
     const message = sampleMessage({
@@ -251,6 +285,37 @@ function contract(name: string, openStore: OpenStore): void {
     assert.equal(await store.flush(later.id), 2);
     assert.equal((await lease(store, Date.now())).length, 2);
     assert.equal(await store.flush(), 0, 'nothing deferred into the future any more');
+  });
+
+  test(`${name}: leases of an earlier run are recovered at start-up, marked as recovered`, async (t) => {
+    const { store } = await openFresh(t, openStore);
+    const message = sampleMessage({ envid: 'env-1', ret: 'HDRS' });
+    await store.enqueue(message);
+    const first = await store.lease({ now: T0 + 1, limit: 10, leaseMs: 3_600_000, owner: 'dead' });
+    assert.equal(first.length, 2);
+    assert.equal(first[0]?.envid, 'env-1');
+    assert.equal(first[0]?.ret, 'HDRS');
+    assert.deepEqual(await store.lease({ now: T0 + 2, limit: 10, leaseMs: 1000, owner: 'new' }), []);
+    assert.equal(await store.recoverLeases(), 2);
+    const again = await store.lease({ now: T0 + 3, limit: 10, leaseMs: 1000, owner: 'new' });
+    assert.deepEqual(keys(again).sort(), keys(first).sort());
+    assert.ok(again.every((r) => r.recovered === true));
+  });
+
+  test(`${name}: setFolder moves a recipient to another folder and queues it again`, async (t) => {
+    const { store } = await openFresh(t, openStore);
+    const message = sampleMessage({
+      recipients: [{ address: 'bob@rcpt.example', target: 'maildir', folder: 'Junk' }],
+    });
+    await store.enqueue(message);
+    const [leased] = await store.lease({ now: T0 + 1, limit: 10, leaseMs: 1000, owner: 'w' });
+    assert.ok(leased);
+    await store.complete([{ messageId: message.id, rcptIndex: 0, status: 'delivered', reply: '250 ok' }]);
+    assert.equal(await store.setFolder(message.id, '', 0), 1);
+    const row = (await store.message(message.id))?.recipients[0];
+    assert.equal(row?.folder, '');
+    assert.equal(row?.status, 'queued');
+    assert.equal(await store.setFolder('NOSUCHMESSAGE', ''), 0);
   });
 
   test(`${name}: list filters by status, sender and recipient`, async (t) => {

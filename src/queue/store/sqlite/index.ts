@@ -150,9 +150,18 @@ class SqliteQueueStore implements SqliteStore {
     return this.writer.call({ op: 'lease', ...options });
   }
 
-  async complete(outcomes: DeliveryOutcome[]): Promise<void> {
-    if (outcomes.length === 0) return;
-    await this.writer.call({ op: 'complete', outcomes, now: Date.now() });
+  async complete(outcomes: DeliveryOutcome[], notices: NewMessage[] = []): Promise<void> {
+    if (outcomes.length === 0 && notices.length === 0) return;
+    // Notices (DSNs, at most about 1 MiB each) always go inline: the file-body path belongs to
+    // enqueue, and an inline body is what makes notice and outcomes one atomic write.
+    const encoded = notices.map((notice) => ({
+      ...encodeMessage(notice),
+      body: new Uint8Array(notice.body),
+    }));
+    await this.writer.call(
+      { op: 'complete', outcomes, notices: encoded, now: Date.now() },
+      encoded.map((notice) => notice.body.buffer),
+    );
   }
 
   async body(messageId: string): Promise<Buffer | undefined> {
@@ -194,6 +203,20 @@ class SqliteQueueStore implements SqliteStore {
       messageId,
       from,
       to,
+      rcptIndex: rcptIndex ?? null,
+      now: Date.now(),
+    });
+  }
+
+  recoverLeases(): Promise<number> {
+    return this.writer.call({ op: 'recoverLeases' });
+  }
+
+  setFolder(messageId: string, folder: string, rcptIndex?: number): Promise<number> {
+    return this.writer.call({
+      op: 'setFolder',
+      messageId,
+      folder,
       rcptIndex: rcptIndex ?? null,
       now: Date.now(),
     });

@@ -52,7 +52,7 @@ export interface EncodedUser {
 export type WriteRequest =
   | { op: 'enqueue'; message: EncodedMessage }
   | { op: 'lease'; now: number; limit: number; leaseMs: number; owner: string }
-  | { op: 'complete'; outcomes: DeliveryOutcome[]; now: number }
+  | { op: 'complete'; outcomes: DeliveryOutcome[]; notices: EncodedMessage[]; now: number }
   | {
       op: 'setStatus';
       messageId: string;
@@ -62,6 +62,8 @@ export type WriteRequest =
       now: number;
     }
   | { op: 'flush'; messageId: string | null; now: number }
+  | { op: 'recoverLeases' }
+  | { op: 'setFolder'; messageId: string; folder: string; rcptIndex: number | null; now: number }
   | { op: 'remove'; messageId: string }
   | { op: 'purge'; olderThan: number }
   | { op: 'addUser'; user: EncodedUser }
@@ -82,6 +84,8 @@ export interface WriteResults {
   complete: null;
   setStatus: number;
   flush: number;
+  recoverLeases: number;
+  setFolder: number;
   remove: boolean;
   purge: number;
   addUser: null;

@@ -17,6 +17,7 @@ export interface RecipientRecord {
   lease_owner: string | null;
   lease_until: number | null;
   updated_at: number;
+  delay_notified_at: number | null;
 }
 
 export interface MessageRecord {
@@ -79,6 +80,7 @@ export function toRecipientRow(record: RecipientRecord): RecipientRow {
   if (record.orcpt !== null) row.orcpt = record.orcpt;
   if (record.notify !== null) row.notify = decodeNotify(record.notify);
   if (record.last_reply !== null) row.lastReply = record.last_reply;
+  if (record.delay_notified_at !== null) row.delayNotifiedAt = record.delay_notified_at;
   return row;
 }
 
@@ -86,6 +88,8 @@ export function toRecipientRow(record: RecipientRecord): RecipientRow {
 export interface LeaseRecord extends RecipientRecord {
   sender: string;
   received_at: number;
+  envid: string | null;
+  ret: 'FULL' | 'HDRS' | null;
 }
 
 export function toLeasedRecipient(record: LeaseRecord, leaseUntil: number): LeasedRecipient {
@@ -93,6 +97,8 @@ export function toLeasedRecipient(record: LeaseRecord, leaseUntil: number): Leas
     ...toRecipientRow(record),
     sender: record.sender,
     receivedAt: record.received_at,
+    ...(record.envid === null ? {} : { envid: record.envid }),
+    ...(record.ret === null ? {} : { ret: record.ret }),
     leaseUntil,
     // complete() clears the owner, so an owner still set means an earlier lease ran out unreported.
     recovered: record.lease_owner !== null,

@@ -45,6 +45,8 @@ export const migrations: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // When a delay DSN was queued per recipient, so queue.warn_after sends one notice, not one per retry.
+  'ALTER TABLE recipients ADD COLUMN delay_notified_at INTEGER;',
 ];
 
 /** Brings a database up to the newest schema; refuses one written by a newer outpost. */

@@ -23,6 +23,9 @@ export class WriteOps {
   private readonly setStatusOne: Statement;
   private readonly flushAll: Statement;
   private readonly flushOne: Statement;
+  private readonly expireLeases: Statement;
+  private readonly setFolderAll: Statement;
+  private readonly setFolderOne: Statement;
   private readonly selectBodyFile: Statement<[string], { body_file: string | null }>;
   private readonly deleteRecipients: Statement;
   private readonly deleteMessage: Statement;
@@ -42,7 +45,7 @@ export class WriteOps {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
     );
     this.selectDue = db.prepare(
-      `SELECT r.*, m.sender, m.received_at FROM recipients r JOIN messages m ON m.id = r.message_id
+      `SELECT r.*, m.sender, m.received_at, m.envid, m.ret FROM recipients r JOIN messages m ON m.id = r.message_id
        WHERE r.status IN ('queued', 'deferred') AND r.next_attempt_at <= @now
          AND (r.lease_until IS NULL OR r.lease_until < @now)
        ORDER BY r.next_attempt_at LIMIT @limit`,
@@ -53,7 +56,8 @@ export class WriteOps {
     this.recordOutcome = db.prepare(
       `UPDATE recipients SET status = @status, attempts = attempts + 1,
          next_attempt_at = coalesce(@nextAttemptAt, next_attempt_at), last_reply = @reply,
-         lease_owner = NULL, lease_until = NULL, updated_at = @now
+         lease_owner = NULL, lease_until = NULL, updated_at = @now,
+         delay_notified_at = CASE WHEN @delayNotified THEN @now ELSE delay_notified_at END
        WHERE message_id = @messageId AND rcpt_index = @rcptIndex`,
     );
     // Moving a recipient (back) to 'queued' makes it due now: that is what release and requeue mean.
@@ -66,6 +70,15 @@ export class WriteOps {
        WHERE status = 'deferred' AND next_attempt_at > @now`;
     this.flushAll = db.prepare(flush);
     this.flushOne = db.prepare(`${flush} AND message_id = @messageId`);
+    // The owner stays set, so the next lease reports the row as recovered (delivery may have happened).
+    this.expireLeases = db.prepare(
+      `UPDATE recipients SET lease_until = 0 WHERE lease_owner IS NOT NULL AND status IN ('queued', 'deferred')`,
+    );
+    const setFolder = `UPDATE recipients SET folder = @folder, status = 'queued', next_attempt_at = @now,
+         updated_at = @now
+       WHERE message_id = @messageId AND status IN ('queued', 'deferred', 'held', 'quarantined', 'delivered')`;
+    this.setFolderAll = db.prepare(setFolder);
+    this.setFolderOne = db.prepare(`${setFolder} AND rcpt_index = @rcptIndex`);
     this.selectBodyFile = db.prepare('SELECT body_file FROM messages WHERE id = ?');
     this.deleteRecipients = db.prepare('DELETE FROM recipients WHERE message_id = ?');
     this.deleteMessage = db.prepare('DELETE FROM messages WHERE id = ?');
@@ -94,11 +107,15 @@ export class WriteOps {
       case 'lease':
         return { value: this.lease(request) };
       case 'complete':
-        return this.complete(request.outcomes, request.now);
+        return this.complete(request.outcomes, request.notices, request.now);
       case 'setStatus':
         return { value: this.setStatus(request) };
       case 'flush':
         return { value: this.flush(request) };
+      case 'recoverLeases':
+        return { value: this.expireLeases.run().changes };
+      case 'setFolder':
+        return { value: this.setFolder(request) };
       case 'remove':
         return this.remove(request.messageId);
       case 'purge':
@@ -156,11 +173,14 @@ export class WriteOps {
     });
   }
 
-  private complete(outcomes: DeliveryOutcome[], now: number): OpResult {
+  /** Notices first, in the same savepoint as the outcomes: both commit or neither does. */
+  private complete(outcomes: DeliveryOutcome[], notices: EncodedMessage[], now: number): OpResult {
+    for (const notice of notices) this.enqueue(notice);
     for (const outcome of outcomes) {
       this.recordOutcome.run({
         status: outcome.status,
         nextAttemptAt: outcome.status === 'deferred' ? outcome.nextAttemptAt : null,
+        delayNotified: outcome.status === 'deferred' && outcome.delayNotified === true ? 1 : 0,
         reply: outcome.reply,
         now,
         messageId: outcome.messageId,
@@ -186,6 +206,13 @@ export class WriteOps {
     return request.messageId === null
       ? this.flushAll.run({ now: request.now }).changes
       : this.flushOne.run({ now: request.now, messageId: request.messageId }).changes;
+  }
+
+  private setFolder(request: Request<'setFolder'>): number {
+    const params = { folder: request.folder, now: request.now, messageId: request.messageId };
+    return request.rcptIndex === null
+      ? this.setFolderAll.run(params).changes
+      : this.setFolderOne.run({ ...params, rcptIndex: request.rcptIndex }).changes;
   }
 
   private remove(messageId: string): OpResult {

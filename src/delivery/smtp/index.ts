@@ -1,0 +1,17 @@
+export { encodeDataBody, parseReplyLines, SmtpClientConnection, SmtpConnectionError } from './client.js';
+export {
+  type SmtpDeliveryConfig,
+  type SmtpTargetDeps,
+  smtpDeliveryConfigSchema,
+  smtpTargetOptionsFromConfig,
+} from './config.js';
+export { encodeXtext } from './envelope.js';
+export { addressLiteral, orderExchanges, type Route, type RouteHost, routeFor } from './route.js';
+export type { TlsPolicy } from './session.js';
+export {
+  createSmtpTarget,
+  type DestinationPolicy,
+  type SmarthostOptions,
+  type SmtpTarget,
+  type SmtpTargetOptions,
+} from './target.js';
