@@ -110,7 +110,16 @@ async function main(): Promise<void> {
     : undefined;
   const server = spawn(
     process.execPath,
-    ['--cpu-prof', `--cpu-prof-dir=${profiles}`, '--import', 'tsx', 'src/cli/main.ts', 'serve', '--data', dir],
+    [
+      '--cpu-prof',
+      `--cpu-prof-dir=${profiles}`,
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'serve',
+      '--data',
+      dir,
+    ],
     { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
   );
   try {
@@ -121,7 +130,9 @@ async function main(): Promise<void> {
     const started = process.hrtime.bigint();
     await run('smtp-source', args);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    process.stdout.write(`${values.messages} messages in ${seconds.toFixed(2)} s: ${(Number(values.messages) / seconds).toFixed(0)} msg/s\n`);
+    process.stdout.write(
+      `${values.messages} messages in ${seconds.toFixed(2)} s: ${(Number(values.messages) / seconds).toFixed(0)} msg/s\n`,
+    );
   } finally {
     await new Promise<void>((resolve) => {
       server.once('exit', () => resolve());

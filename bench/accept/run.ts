@@ -3,13 +3,16 @@
 // message and with -d (one session per client). Prints a Markdown report.
 //
 //   npx tsx bench/accept/run.ts [--messages 20000] [--sessions 20] [--size 4096] [--out FILE]
+//     [--only outpost,outpost-lmtp,postfix,sink]
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
+  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -121,25 +124,37 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-async function startOutpost(): Promise<Server> {
+/**
+ * outpost at its default log level (info: a line per queued message and per delivery, to a file).
+ * Local mail goes to Maildir, or with lmtpSink to an smtp-sink speaking LMTP: the same accept path
+ * without local delivery's file writes and fsyncs competing for the disk.
+ */
+async function startOutpost(lmtpSink: boolean): Promise<Server> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-accept-outpost-'));
   const port = freePort();
+  const sink = lmtpSink ? await startSink(['-L']) : undefined;
+  const lmtp = sink ? `[delivery.lmtp]\naddress = "127.0.0.1:${sink.port}"\ndomains = ["localhost"]\n` : '';
   writeFileSync(
     path.join(dir, 'outpost.toml'),
-    `hostname = "outpost.bench"\ndomains = ["localhost"]\nlog_level = "warn"\n[http]\naddress = "127.0.0.1:0"\n` +
-      `[[listeners]]\nname = "mx"\nprofile = "mx"\naddress = "127.0.0.1:${port}"\nmax_connections_per_ip = 200\n`,
+    `hostname = "outpost.bench"\ndomains = ["localhost"]\n[http]\naddress = "127.0.0.1:0"\n` +
+      `[[listeners]]\nname = "mx"\nprofile = "mx"\naddress = "127.0.0.1:${port}"\nmax_connections_per_ip = 200\n${lmtp}`,
   );
+  const log = openSync(path.join(dir, 'outpost.log'), 'w');
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--data', dir], {
     cwd: root,
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', log],
   });
+  closeSync(log);
   await waitForPort(port);
   return {
-    name: 'outpost (durable, delivers to Maildir)',
+    name: lmtpSink
+      ? 'outpost (durable, delivers by LMTP to smtp-sink)'
+      : 'outpost (durable, delivers to Maildir)',
     port,
     pids: () => (child.pid ? processTree(child.pid) : []),
     stop: async () => {
       await stopChild(child);
+      await sink?.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -204,9 +219,12 @@ async function startPostfix(): Promise<Server> {
   };
 }
 
-async function startSink(): Promise<Server> {
+/** smtp-sink; extra arguments such as -L (speak LMTP). */
+async function startSink(extra: string[] = []): Promise<Server> {
   const port = freePort();
-  const child = spawn('smtp-sink', ['-u', 'nobody', `127.0.0.1:${port}`, '1000'], { stdio: 'ignore' });
+  const child = spawn('smtp-sink', [...extra, '-u', 'nobody', `127.0.0.1:${port}`, '1000'], {
+    stdio: 'ignore',
+  });
   await waitForPort(port);
   return {
     name: 'smtp-sink (protocol ceiling)',
@@ -324,9 +342,10 @@ async function main(): Promise<void> {
     if (!existsSync(`/usr/sbin/${tool}`)) throw new Error(`${tool} is missing (Debian package postfix)`);
   }
   const starters: Record<string, () => Promise<Server>> = {
-    outpost: startOutpost,
+    outpost: () => startOutpost(false),
+    'outpost-lmtp': () => startOutpost(true),
     postfix: startPostfix,
-    sink: startSink,
+    sink: () => startSink(),
   };
   const chosen = values.only ? values.only.split(',') : Object.keys(starters);
   const figures: Figures[] = [];

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
+import { registerAliasCommands } from './alias.js';
 import { registerChallengeCommands } from './challenge.js';
 import { registerConfigCommands } from './config.js';
+import { registerDemoCommands } from './demo.js';
 import { registerDkimCommands } from './dkim.js';
 import { registerDnsCommands } from './dns.js';
 import { registerDnsRecordsCommand } from './dns-records.js';
@@ -31,9 +33,11 @@ registerDnsRecordsCommand(registerDnsCommands(program));
 registerDkimCommands(program);
 registerGenCommands(program);
 registerTrustlistCommands(program);
+registerAliasCommands(program);
 registerChallengeCommands(program);
 registerIm2000Commands(program);
 registerFeedCommands(program);
 registerSendmailCommands(program);
+registerDemoCommands(program);
 
 await program.parseAsync(process.argv);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { lmtpConfigSchema } from '../delivery/lmtp/config.js';
 import { smtpDeliveryConfigSchema } from '../delivery/smtp/config.js';
+import { outboxConfigSchema } from '../outbox/config.js';
 import { rateLimitConfigSchema } from '../ratelimit/config.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -25,7 +26,8 @@ const size = withUnits(parseSize, 'a size like "25MB"');
 /** "host:port" or "[v6]:port". */
 const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected "host:port"');
 
-const action = z.enum(['accept', 'quarantine', 'defer', 'reject']);
+/** What a check result leads to; 'policy' follows the result's own request (DMARC p=). */
+const action = z.enum(['accept', 'quarantine', 'defer', 'reject', 'policy']);
 
 export const checkEntrySchema = z
   .object({
@@ -57,6 +59,8 @@ export const listenerSchema = z
     client_ca: z.string().optional(),
     client_crl: z.string().optional(),
     require_client_cert: z.boolean().default(false),
+    /** MX profiles: the exchange name published for this listener by `outpost dns records`. */
+    mx_name: z.string().min(1).optional(),
     checks: z.array(checkEntrySchema).default([]),
   })
   .strict();
@@ -100,6 +104,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Mail clients send by saving into their Outbox folder (docs/outbox.md). */
+    outbox: outboxConfigSchema,
     challenge: z
       .object({
         /** Public base of the confirm links, e.g. "https://mail.example.org"; no link without it. */

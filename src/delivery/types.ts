@@ -27,6 +27,13 @@ export interface RecipientResult {
    * the queue owes the sender a "relayed" notice (RFC 3461 4.1) instead of expecting one from afar.
    */
   relayed?: boolean;
+  /**
+   * Delivered to a next hop that offers DSN, with the recipient's NOTIFY passed on: that hop now
+   * owns the success notice (RFC 3461 4.1), so none is due from us.
+   */
+  passedOn?: boolean;
+  /** The host name of the server whose reply this is (Remote-MTA of a DSN, RFC 3464 2.3.5). */
+  remoteMta?: string;
 }
 
 /**

@@ -3,6 +3,7 @@ import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { domainToASCII } from 'node:url';
 import { promisify } from 'node:util';
+import { getDomain } from 'tldts';
 
 /** The two DKIM signing algorithms outpost makes keys for (RFC 6376 and RFC 8463). */
 export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
@@ -222,4 +223,16 @@ export async function loadDkimKeys(dataDir: string): Promise<Map<string, DkimSig
     else byDomain.set(stored.domain, [key]);
   }
   return byDomain;
+}
+
+/** The host name itself, then each parent down to the registrable domain (never a public suffix). */
+export function hostCandidates(hostname: string): string[] {
+  const registrable = getDomain(hostname) ?? hostname;
+  const names: string[] = [];
+  let name = hostname.toLowerCase();
+  for (;;) {
+    names.push(name);
+    if (name === registrable || !name.includes('.')) return names;
+    name = name.slice(name.indexOf('.') + 1);
+  }
 }

@@ -2,12 +2,15 @@ import type { ChallengeService } from '../challenge/service.js';
 import { userOfTaggedAddress } from '../challenge/tagged.js';
 import type { Logger } from '../core/log.js';
 import { errorReply, type Reply } from '../core/reply.js';
+import type { Forwarding } from '../forward/forwarding.js';
+import type { ForwardCopy } from '../forward/plan.js';
 import { xgenVerb } from '../gen/xgen.js';
 import { formatAuthResults } from '../pipeline/auth-results.js';
 import type { SessionInfo, SmtpHandlers, Transaction } from '../protocol/smtp/types.js';
 import { newQueueId } from '../queue/ids.js';
 import type { NewRecipient, Store } from '../queue/store/types.js';
 import { acceptLocalRecipient, challengeDisposition, confirmedRecipients } from './challenge-gate.js';
+import { expandRecipient } from './forwarding-gate.js';
 import { receivedHeader, stampMessage, withoutForgedAuthResults } from './headers.js';
 import type { ListenerPolicy, Quarantine } from './policy.js';
 import type { LocalRecipients, RecipientRoute } from './recipients.js';
@@ -25,6 +28,8 @@ export interface InboundDeps {
   targetFor?: (route: RecipientRoute) => Promise<string>;
   /** Challenge/response for users who opted in (MX profiles only). */
   challenges?: ChallengeService;
+  /** Aliases that forward elsewhere and SRS bounce addresses (MX profiles only). */
+  forwarding?: Forwarding;
 }
 
 const defaultTargetFor = async (route: RecipientRoute): Promise<string> =>
@@ -51,6 +56,9 @@ export function mxHandlers(deps: InboundDeps): SmtpHandlers {
       if (delayed) return delayed;
       const route = deps.recipients.route(rcpt.address);
       if (route.kind === 'remote') return errorReply('RELAY_DENIED');
+      if (deps.forwarding && (await deps.forwarding.bounceRecipient(route.address)) !== undefined) {
+        return policy.run('rcpt', session, { tx, rcpt: route.address });
+      }
       const answered = await acceptLocalRecipient(
         deps.recipients,
         deps.challenges,
@@ -118,15 +126,44 @@ export async function enqueueMessage(
   });
   const held: { rcptIndex: number; user: string }[] = [];
   const recipients: NewRecipient[] = [];
+  const copies: ForwardCopy[] = [];
   for (const rcpt of tx.recipients) {
-    const route = deps.recipients.route(rcpt.address);
-    const planned = await planRecipient(deps, session, tx, message, route, options.folder);
-    if (planned.holdFor !== undefined) held.push({ rcptIndex: recipients.length, user: planned.holdFor });
-    recipients.push({
-      ...planned.recipient,
-      ...(rcpt.params.orcpt === undefined ? {} : { orcpt: rcpt.params.orcpt }),
-      ...(rcpt.params.notify === undefined ? {} : { notify: rcpt.params.notify }),
-    });
+    const expansion = await expandRecipient(deps.forwarding, deps, session, tx, body, rcpt.address);
+    copies.push(...expansion.copies);
+    for (const route of expansion.routes) {
+      const planned = await planRecipient(deps, session, tx, message, route, options.folder);
+      if (planned.holdFor !== undefined) held.push({ rcptIndex: recipients.length, user: planned.holdFor });
+      recipients.push({
+        ...planned.recipient,
+        ...(rcpt.params.orcpt === undefined ? {} : { orcpt: rcpt.params.orcpt }),
+        ...(rcpt.params.notify === undefined ? {} : { notify: rcpt.params.notify }),
+      });
+    }
+  }
+  const meta = {
+    listener: deps.listenerName,
+    session: session.id,
+    client: session.remoteAddress,
+    helo: session.helo ?? null,
+    ...(session.user ? { user: session.user } : {}),
+    ...(session.tls ? { tls: session.tls.protocol } : {}),
+  };
+  // Every copy is durable before the 250; each is its own queue message (its own sender and body).
+  await Promise.all(
+    copies.map((copy) =>
+      deps.store.enqueue({
+        id: newQueueId(),
+        sender: copy.sender,
+        body: copy.body,
+        receivedAt: now,
+        meta: { ...meta, forwardOf: id, ...(copy.unsealed ? { unsealed: copy.unsealed } : {}) },
+        recipients: copy.recipients,
+      }),
+    ),
+  );
+  if (recipients.length === 0) {
+    deps.onQueued();
+    return { code: 250, enhanced: '2.0.0', text: `Ok: forwarded as ${id}` };
   }
   await deps.store.enqueue({
     id,
@@ -135,14 +172,7 @@ export async function enqueueMessage(
     receivedAt: now,
     ...(tx.params.envid === undefined ? {} : { envid: tx.params.envid }),
     ...(tx.params.ret === undefined ? {} : { ret: tx.params.ret }),
-    meta: {
-      listener: deps.listenerName,
-      session: session.id,
-      client: session.remoteAddress,
-      helo: session.helo ?? null,
-      ...(session.user ? { user: session.user } : {}),
-      ...(session.tls ? { tls: session.tls.protocol } : {}),
-    },
+    meta,
     recipients,
   });
   deps.logger.info(

@@ -4,13 +4,17 @@ import { dataPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
 import { ensureMailbox } from '../delivery/maildir/index.js';
+import { loadDkimKeys } from '../dkim/keys.js';
 import { type CachingResolver, createResolver } from '../dns/resolver.js';
+import { Forwarding } from '../forward/forwarding.js';
+import { closeSharedGreylistStores } from '../greylist/store.js';
 import { buildHttpApp } from '../http/app.js';
 import { meteredHandlers } from '../inbound/metered.js';
 import { ListenerPolicy } from '../inbound/policy.js';
 import { profileChecks } from '../inbound/profiles.js';
 import { LocalRecipients } from '../inbound/recipients.js';
 import { createMetrics } from '../metrics/registry.js';
+import { startOutboxWatcher } from '../outbox/index.js';
 import { compileChecks } from '../pipeline/config.js';
 import type { SmtpServer } from '../protocol/smtp/server.js';
 import { createSmtpServer } from '../protocol/smtp/server.js';
@@ -23,7 +27,7 @@ import { challengeAdmin, im2000Admin } from './admin-adapters.js';
 import { buildDelivery } from './delivery.js';
 import { splitAddress } from './listeners.js';
 import { startChallenges, startPostOffice } from './services.js';
-import { listenerSmtpOptions, profileHandlers } from './smtp-listener.js';
+import { listenerSmtpOptions, profileHandlers, withDataPaths } from './smtp-listener.js';
 import { ensureCertificate } from './tls.js';
 
 export interface ListeningOn {
@@ -52,6 +56,7 @@ export function dataLayout(config: Config) {
     bodies: dataPath(config, 'queue/bodies'),
     mail: dataPath(config, 'mail'),
     ratelimit: dataPath(config, config.submission.rate_limits.database),
+    outbox: dataPath(config, config.outbox.database),
     cert: dataPath(config, config.tls.cert),
     key: dataPath(config, config.tls.key),
   };
@@ -137,6 +142,13 @@ export async function startOutpost(initial: Config, logger: Logger): Promise<Run
     });
     kick = () => runner.kick();
     closers.push(() => runner.stop());
+    const forwarding = new Forwarding({
+      dataDir: config.data_dir,
+      hostname: () => config.hostname,
+      keys: await loadDkimKeys(config.data_dir),
+      users: store,
+      isLocalDomain: (domain) => recipients.isLocalDomain(domain),
+    });
     const challenges = startChallenges(config, {
       store,
       logger,
@@ -144,11 +156,30 @@ export async function startOutpost(initial: Config, logger: Logger): Promise<Run
       kick,
     });
     closers.push(() => challenges.close());
-    const rateLimiter = config.listeners.some((l) => l.profile === 'submission')
-      ? new RateLimiter(layout.ratelimit, config.submission.rate_limits)
-      : undefined;
+    // One limiter for SMTP submission and the Outbox folder: a user's limits are shared.
+    const rateLimiter =
+      config.listeners.some((l) => l.profile === 'submission') || config.outbox.enabled
+        ? new RateLimiter(layout.ratelimit, config.submission.rate_limits)
+        : undefined;
     if (rateLimiter) closers.push(() => rateLimiter.close());
+    if (config.outbox.enabled) {
+      const outbox = startOutboxWatcher({
+        store,
+        recipients,
+        hostname: config.hostname,
+        defaultDomain: config.domains[0]?.toLowerCase() ?? config.hostname,
+        localTarget: (address) => delivery.localOrSmtp({ kind: 'local', address }),
+        mailRoot: layout.mail,
+        journalFile: layout.outbox,
+        intervalMs: config.outbox.interval,
+        logger,
+        ...(rateLimiter ? { rateLimiter } : {}),
+        onQueued: kick,
+      });
+      closers.push(() => outbox.stop());
+    }
 
+    closers.push(() => closeSharedGreylistStores());
     const listening: ListeningOn[] = [];
     const servers: SmtpServer[] = [];
     closers.push(() =>
@@ -156,7 +187,7 @@ export async function startOutpost(initial: Config, logger: Logger): Promise<Run
     );
     for (const listener of config.listeners) {
       const policy = new ListenerPolicy({
-        checks: compileChecks(profileChecks(listener.profile, listener.checks)),
+        checks: compileChecks(withDataPaths(config, profileChecks(listener.profile, listener.checks))),
         resolver,
         dnsBudget: config.dns.lookups_per_message,
         softBounce: listener.soft_bounce,
@@ -174,7 +205,7 @@ export async function startOutpost(initial: Config, logger: Logger): Promise<Run
           logger,
           onQueued: kick,
           targetFor: (route) => delivery.targetFor(route),
-          ...(listener.profile === 'submission' ? {} : { challenges: challenges.service }),
+          ...(listener.profile === 'submission' ? {} : { challenges: challenges.service, forwarding }),
         },
         rateLimiter,
       );

@@ -1,5 +1,5 @@
 import { dataPath } from '../config/load.js';
-import type { Config, ListenerConfig } from '../config/schema.js';
+import type { CheckEntryConfig, Config, ListenerConfig } from '../config/schema.js';
 import { type InboundDeps, mxHandlers } from '../inbound/mx.js';
 import { clientCertTls, mxTrustedHandlers } from '../inbound/profiles.js';
 import { submissionHandlers } from '../inbound/submission.js';
@@ -8,6 +8,15 @@ import type { SmtpHandlers, SmtpServerOptions } from '../protocol/smtp/types.js'
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { smtpOptions } from './listeners.js';
 import type { TlsMaterial } from './tls.js';
+
+/** Check options that name files are taken relative to data_dir, like every other path outpost writes. */
+export function withDataPaths(config: Config, checks: CheckEntryConfig[]): CheckEntryConfig[] {
+  return checks.map((entry) =>
+    entry.use === 'greylist'
+      ? { ...entry, path: dataPath(config, typeof entry.path === 'string' ? entry.path : 'greylist.db') }
+      : entry,
+  );
+}
 
 /** The handlers of a listener's profile: what the listener accepts and from whom. */
 export function profileHandlers(

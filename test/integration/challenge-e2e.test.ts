@@ -50,11 +50,19 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 }
 
 /** Waits until a mailbox folder holds `count` messages and returns their texts. */
-async function messagesIn(office: PostOffice, user: string, folder: string, count: number): Promise<string[]> {
-  const files = await waitFor(`${count} message(s) in ${user}@${office.domain} ${folder || 'INBOX'}`, async () => {
-    const found = await office.mailbox(user, folder);
-    return found.length >= count ? found : undefined;
-  });
+async function messagesIn(
+  office: PostOffice,
+  user: string,
+  folder: string,
+  count: number,
+): Promise<string[]> {
+  const files = await waitFor(
+    `${count} message(s) in ${user}@${office.domain} ${folder || 'INBOX'}`,
+    async () => {
+      const found = await office.mailbox(user, folder);
+      return found.length >= count ? found : undefined;
+    },
+  );
   return Promise.all(files.map(readMessage));
 }
 
@@ -97,9 +105,12 @@ function httpBase(office: PostOffice): string {
 }
 
 async function whitelistOf(office: PostOffice, user: string): Promise<string[]> {
-  const response = await fetch(`${httpBase(office)}/api/challenge/whitelist?user=${encodeURIComponent(user)}`, {
-    headers: { authorization: `Bearer ${TOKEN}` },
-  });
+  const response = await fetch(
+    `${httpBase(office)}/api/challenge/whitelist?user=${encodeURIComponent(user)}`,
+    {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    },
+  );
   assert.equal(response.status, 200);
   const json = (await response.json()) as { whitelist: { entry: string }[] };
   return json.whitelist.map((w) => w.entry);
@@ -140,12 +151,16 @@ test('challenge/response between two outposts: hold, challenge, confirm by reply
   const alice = net.office('alice.example');
   const bob = net.office('bob.example');
   assert.ok(await bob.outpost.store.updateUser(BOB, { settings: { challenge: 'on' } }));
-  const port = bob.port;
   const bobPort = bob.outpost.listening.find((l) => l.name === 'mx')?.port;
   assert.ok(bobPort);
 
   await t.test('an authenticated stranger is held and challenged', async () => {
-    const sent = await sendThrough(alice, 'alice@alice.example', BOB, mail('alice@alice.example', BOB, 'first'));
+    const sent = await sendThrough(
+      alice,
+      'alice@alice.example',
+      BOB,
+      mail('alice@alice.example', BOB, 'first'),
+    );
     assert.equal((await finalStatus(alice, sent)).status, 'delivered');
     const held = await waitFor('a held recipient at bob.example', async () => {
       const rows = await bob.outpost.store.list({ status: 'held' });
@@ -166,7 +181,7 @@ test('challenge/response between two outposts: hold, challenge, confirm by reply
     const [challenge] = await messagesIn(alice, 'alice', '', 1);
     const confirm = /<([^>]+)>/.exec(header(challenge ?? '', 'Reply-To') ?? '')?.[1];
     assert.ok(confirm, 'the challenge names its confirm address');
-    assert.match(confirm, /^bob-confirm-\d+\.[^@]+@bob\.example$/);
+    assert.match(confirm, /^bob-confirm-accept\.\d+\.\d+\.[0-9a-f]+@bob\.example$/);
     const reply = await sendThrough(
       alice,
       'alice@alice.example',
@@ -182,7 +197,12 @@ test('challenge/response between two outposts: hold, challenge, confirm by reply
   });
 
   await t.test('a second message from alice goes straight to the INBOX', async () => {
-    const sent = await sendThrough(alice, 'alice@alice.example', BOB, mail('alice@alice.example', BOB, 'second'));
+    const sent = await sendThrough(
+      alice,
+      'alice@alice.example',
+      BOB,
+      mail('alice@alice.example', BOB, 'second'),
+    );
     assert.equal((await finalStatus(alice, sent)).status, 'delivered');
     const inbox = await messagesIn(bob, 'bob', '', 2);
     assert.deepEqual(
@@ -224,7 +244,12 @@ test('challenge/response between two outposts: hold, challenge, confirm by reply
   });
 
   await t.test('the confirm link (GET shows a page, POST releases) works over HTTP', async () => {
-    const sent = await sendThrough(alice, 'dave@alice.example', BOB, mail('dave@alice.example', BOB, 'from dave'));
+    const sent = await sendThrough(
+      alice,
+      'dave@alice.example',
+      BOB,
+      mail('dave@alice.example', BOB, 'from dave'),
+    );
     assert.equal((await finalStatus(alice, sent)).status, 'delivered');
     const [challenge] = await messagesIn(alice, 'dave', '', 1);
     const link = new RegExp(`${CONFIRM_BASE}/challenge/confirm/[A-Za-z0-9_-]{43}`).exec(challenge ?? '')?.[0];
@@ -248,5 +273,4 @@ test('challenge/response between two outposts: hold, challenge, confirm by reply
     const again = await fetch(url, { method: 'POST' });
     assert.match(await again.text(), /Already released/);
   });
-  assert.ok(port > 0);
 });

@@ -33,7 +33,7 @@ const cidrSchema = z.string().transform((text, ctx) => {
 /** Options of the greylist check. */
 export const greylistOptionsSchema = z
   .strictObject({
-    /** The state database; a relative path is taken from the working directory, so give data_dir's path. */
+    /** The state database; the server takes a relative path from data_dir. */
     path: z.string().min(1).default('greylist.db'),
     delay: durationSchema.default(5 * 60_000),
     retry_window: durationSchema.default(86_400_000),

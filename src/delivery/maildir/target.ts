@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { errorReply, type Reply, reply } from '../../core/reply.js';
 import type { LeasedRecipient } from '../../queue/store/types.js';
 import type { DeliveryBatch, DeliveryTarget, PreparedDelivery, RecipientResult } from '../types.js';
-import { createFolder, syncDirectory } from './mailbox.js';
+import { DirectorySyncs } from './dir-sync.js';
+import { createFolder } from './mailbox.js';
 import { folderPath, messageFileName } from './paths.js';
 
 export interface MaildirTargetOptions {
@@ -96,6 +97,7 @@ export class MaildirTarget implements DeliveryTarget {
   readonly name: string;
   private readonly root: string;
   private readonly hostname: string;
+  private readonly directorySyncs = new DirectorySyncs();
 
   constructor(options: MaildirTargetOptions) {
     this.name = options.name ?? 'maildir';
@@ -130,7 +132,6 @@ export class MaildirTarget implements DeliveryTarget {
     });
     const path = folderPath(this.root, rcpt.address, rcpt.folder);
     if (path === undefined) return settle('failed', reply(550, '5.1.3', 'Bad mailbox name'));
-    if (!(await exists(path.mailbox))) return settle('failed', errorReply('NO_SUCH_USER', 'No such mailbox'));
     const name = messageFileName(batch.receivedAt, batch.messageId, rcpt.rcptIndex, this.hostname);
     // Only a delivery whose earlier lease ran out can have happened before; others skip the scan.
     if (rcpt.recovered !== false && (await alreadyInCur(path.dir, name))) {
@@ -138,12 +139,17 @@ export class MaildirTarget implements DeliveryTarget {
     }
     const tmpPath = join(path.dir, 'tmp', name);
     const body = withDeliveryHeaders(batch, rcpt);
-    await writeSynced(tmpPath, body).catch(async (error: unknown) => {
-      // The mailbox exists but this folder (Junk, say) does not yet: create it, try once more.
+    try {
+      await writeSynced(tmpPath, body);
+    } catch (error) {
+      // Checked only now, so the usual delivery pays no stat: no mailbox, or a folder (Junk, say)
+      // the mailbox does not have yet, which is created before trying once more.
       if (errorCode(error) !== 'ENOENT') throw error;
+      if (!(await exists(path.mailbox)))
+        return settle('failed', errorReply('NO_SUCH_USER', 'No such mailbox'));
       await createFolder(path.dir);
       await writeSynced(tmpPath, body);
-    });
+    }
     return { rcptIndex: rcpt.rcptIndex, tmpPath, newDir: join(path.dir, 'new'), name };
   }
 
@@ -165,7 +171,7 @@ export class MaildirTarget implements DeliveryTarget {
       let answer: RecipientResult['status'] = 'delivered';
       let text: Reply = DELIVERED;
       try {
-        await syncDirectory(dir);
+        await this.directorySyncs.sync(dir);
       } catch (error) {
         answer = 'deferred';
         text = writeFailure(error);

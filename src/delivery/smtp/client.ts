@@ -1,5 +1,6 @@
-// A small SMTP client for outbound delivery: one command, one reply, so every RCPT gets its own
-// answer and a transaction can stop after the RCPTs (phase 1) and send DATA later (phase 2).
+// A small SMTP client for outbound delivery: every command gets its own reply, read in order, so
+// each RCPT has its own answer and a transaction can stop after the RCPTs (phase 1) and send DATA
+// later (phase 2). Commands go one at a time, or as one group when the peer offers PIPELINING.
 import { connect as netConnect, type Socket } from 'node:net';
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { Reply } from '../../core/reply.js';
@@ -62,7 +63,7 @@ export function encodeDataBody(body: Buffer): Buffer[] {
   return parts;
 }
 
-/** One client connection; commands are strictly one at a time (no pipelining). */
+/** One client connection; replies are matched to commands by their order (RFC 2920 3). */
 export class SmtpClientConnection {
   private socket: Socket;
   private received = '';
@@ -108,9 +109,17 @@ export class SmtpClientConnection {
     return 'encrypted' in this.socket && this.socket.encrypted === true;
   }
 
-  /** False once the connection broke or was closed. */
+  /**
+   * False once the connection broke or was closed, or when the peer said something unasked (a 421
+   * before hanging up an idle session): its replies would no longer match our commands.
+   */
   get usable(): boolean {
-    return this.failure === undefined && !this.socket.destroyed;
+    return (
+      this.failure === undefined &&
+      !this.socket.destroyed &&
+      this.replies.length === 0 &&
+      this.partial.length === 0
+    );
   }
 
   /** The next reply (the greeting, or the answer to what was just written). */
@@ -137,6 +146,17 @@ export class SmtpClientConnection {
   command(line: string, timeoutMs: number): Promise<Reply> {
     this.write(`${line}\r\n`);
     return this.readReply(timeoutMs);
+  }
+
+  /**
+   * Sends several commands in one write and reads their replies in order (RFC 2920 PIPELINING:
+   * only for a peer that offers it, and only commands whose replies do not change what follows).
+   */
+  async pipeline(lines: readonly string[], timeoutMs: number): Promise<Reply[]> {
+    this.write(lines.map((line) => `${line}\r\n`).join(''));
+    const replies: Reply[] = [];
+    for (const _line of lines) replies.push(await this.readReply(timeoutMs));
+    return replies;
   }
 
   /** Sends the message body (dot-stuffed, terminated) after a 354 and reads the final reply. */

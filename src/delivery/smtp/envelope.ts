@@ -70,3 +70,11 @@ export function rcptCommand(rcpt: LeasedRecipient, extensions: ReadonlyMap<strin
 export function needsRelayedNotice(rcpt: LeasedRecipient, extensions: ReadonlyMap<string, string>): boolean {
   return !extensions.has('DSN') && rcpt.notify?.includes('SUCCESS') === true;
 }
+
+/**
+ * RFC 3461 4.1: a recipient whose NOTIFY went on to a peer that offers DSN is that peer's to
+ * report on from now; we send no success notice of our own.
+ */
+export function passesNoticeOn(rcpt: LeasedRecipient, extensions: ReadonlyMap<string, string>): boolean {
+  return extensions.has('DSN') && rcpt.notify !== undefined;
+}

@@ -22,22 +22,32 @@ export class ConnectionPool {
 
   constructor(private readonly options: PoolOptions) {}
 
-  /** An idle session for this key (host, address, port and TLS policy), or undefined. */
+  /**
+   * An idle session for this key (host, address, port and TLS policy), or undefined. Sessions
+   * found closed or talking out of turn on the way are closed and dropped. No probe is sent: a
+   * session that died unseen shows as a broken MAIL, which the caller retries on a new connection.
+   */
   take(key: string): Peer | undefined {
     const entries = this.idle.get(key) ?? [];
-    const index = entries.findIndex((entry) => entry.peer.client.usable);
-    const entry = entries[index];
-    if (entry === undefined) return undefined;
-    entries.splice(index, 1);
+    let found: Peer | undefined;
+    while (found === undefined && entries.length > 0) {
+      const entry = entries.shift();
+      if (entry === undefined) break;
+      clearTimeout(entry.timer);
+      if (entry.peer.client.usable) found = entry.peer;
+      else entry.peer.client.close();
+    }
     if (entries.length === 0) this.idle.delete(key);
-    clearTimeout(entry.timer);
-    entry.peer.client.setIdle(false);
-    return entry.peer;
+    found?.client.setIdle(false);
+    return found;
   }
 
   /** Takes back a session after a transaction; keeps it if it may carry more, else closes it. */
   give(peer: Peer): void {
-    if (!peer.client.usable) return;
+    if (!peer.client.usable) {
+      peer.client.close();
+      return;
+    }
     if (peer.messages >= this.options.maxMessagesPerConnection || this.options.idleTimeoutMs <= 0) {
       this.quit(peer);
       return;

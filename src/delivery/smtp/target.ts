@@ -1,6 +1,7 @@
 // Outbound SMTP delivery: per recipient domain, the MX hosts in RFC 5321 order (or a smarthost),
-// one transaction per destination. prepare opens the session and sends MAIL and the RCPTs, so each
-// recipient has its own answer before anything is sent; commit sends DATA; abort sends RSET.
+// one transaction per destination. prepare opens (or reuses) the session and sends MAIL and the
+// RCPTs, pipelined when the peer offers it, so each recipient has its own answer before anything
+// is sent; commit sends DATA; abort sends RSET.
 import { isIP } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
@@ -11,7 +12,13 @@ import type { Resolver } from '../../dns/types.js';
 import type { LeasedRecipient } from '../../queue/store/types.js';
 import type { DeliveryBatch, DeliveryTarget, PreparedDelivery, RecipientResult } from '../types.js';
 import { SmtpConnectionError } from './client.js';
-import { type DsnEnvelope, mailCommand, needsRelayedNotice, rcptCommand } from './envelope.js';
+import {
+  type DsnEnvelope,
+  mailCommand,
+  needsRelayedNotice,
+  passesNoticeOn,
+  rcptCommand,
+} from './envelope.js';
 import { DestinationSlots, RateLimiter } from './limits.js';
 import { ConnectionPool } from './pool.js';
 import { addressesOf, type RouteHost, routeFor } from './route.js';
@@ -123,6 +130,19 @@ interface OpenTransaction {
   release: () => void;
 }
 
+/** Why an address gave no transaction; `sessionLost` = a reused session had died, try a new one. */
+interface NextAddress {
+  reply: Reply;
+  sessionLost?: boolean;
+}
+
+/** The replies to the envelope commands; `rcpts` is empty when MAIL was refused. */
+interface EnvelopeReplies {
+  xgen?: Reply;
+  mail: Reply;
+  rcpts: Reply[];
+}
+
 /** The final word for a destination that cannot be tried (null MX, no such domain, DNS down). */
 interface Unreachable {
   status: 'failed' | 'deferred';
@@ -136,6 +156,16 @@ interface GroupOutcome {
 
 function settleAll(recipients: readonly LeasedRecipient[], status: RecipientResult['status'], answer: Reply) {
   return recipients.map((rcpt): RecipientResult => ({ rcptIndex: rcpt.rcptIndex, status, reply: answer }));
+}
+
+/** A result carrying the remote server's reply and its name (Remote-MTA of a DSN, RFC 3464 2.3.5). */
+function remoteResult(
+  peer: Peer,
+  rcpt: LeasedRecipient,
+  status: RecipientResult['status'],
+  answer: Reply,
+): RecipientResult {
+  return { rcptIndex: rcpt.rcptIndex, status, reply: answer, remoteMta: peer.hostName };
 }
 
 /** 2xx delivered, 5xx failed, anything else deferred. */
@@ -370,40 +400,56 @@ class SmtpDeliveryTarget implements SmtpTarget {
     return request;
   }
 
-  /** An idle pooled session that still answers RSET, or a new one (plaintext when TLS broke under 'may'). */
-  private async peerFor(request: SessionRequest): Promise<Peer | SessionRefusal> {
-    const key = peerKey(request);
-    for (let pooled = this.pool.take(key); pooled !== undefined; pooled = this.pool.take(key)) {
-      const answer = await pooled.client
-        .command('RSET', this.settings.commandTimeoutMs)
-        .catch(() => undefined);
-      if (answer?.code === 250) return pooled;
-      pooled.client.close();
-    }
+  /** A new session (plaintext when TLS broke under 'may'), or why there is none. */
+  private async openPeer(request: SessionRequest): Promise<Peer | SessionRefusal> {
     const session = await openSession(request);
     if (!('tlsFailed' in session && session.tlsFailed === true)) return session;
     // RFC 7435: opportunistic TLS that fails falls back to cleartext rather than not delivering.
     const plain = await openSession({ ...request, tls: 'none' });
-    if ('client' in plain) plain.key = key;
+    if ('client' in plain) plain.key = peerKey(request);
     return plain;
   }
 
-  /** One address: a session, then MAIL and the RCPTs; a reply when the next address should be tried. */
+  /**
+   * One address: a session, then MAIL and the RCPTs; a reply when the next address should be
+   * tried. A pooled session is used without a probe (an RSET per message cost a round trip);
+   * when it turns out to have died while idle, one new connection is opened at once. Nothing has
+   * been sent through it, so the retry cannot duplicate anything.
+   */
   private async tryAddress(
     request: SessionRequest,
     recipients: LeasedRecipient[],
     batch: DeliveryBatch & DsnEnvelope,
     body: Buffer,
-  ): Promise<GroupOutcome | { reply: Reply }> {
-    const peer = await this.peerFor(request);
+  ): Promise<GroupOutcome | NextAddress> {
+    const pooled = this.pool.take(peerKey(request));
+    if (pooled !== undefined) {
+      const outcome = await this.transact(pooled, recipients, batch, body);
+      if (!('sessionLost' in outcome && outcome.sessionLost === true)) return outcome;
+      this.options.logger?.info({ host: pooled.label }, 'smtp: pooled session was closed, reconnecting');
+    }
+    const peer = await this.openPeer(request);
     if (!('client' in peer)) return peer;
+    const outcome = await this.transact(peer, recipients, batch, body);
+    return 'results' in outcome ? outcome : { reply: outcome.reply };
+  }
+
+  /** The envelope on one session; a broken connection closes it and asks for the next address. */
+  private async transact(
+    peer: Peer,
+    recipients: LeasedRecipient[],
+    batch: DeliveryBatch & DsnEnvelope,
+    body: Buffer,
+  ): Promise<GroupOutcome | NextAddress> {
     try {
       return await this.startTransaction(peer, recipients, batch, body);
     } catch (error) {
       peer.client.close();
-      if (error instanceof SmtpConnectionError)
-        return { reply: reply(451, '4.4.2', `${peer.label}: ${error.message}`) };
-      throw error;
+      if (!(error instanceof SmtpConnectionError)) throw error;
+      return {
+        reply: reply(451, '4.4.2', `${peer.label}: ${error.message}`),
+        sessionLost: error.kind === 'closed',
+      };
     }
   }
 
@@ -412,15 +458,26 @@ class SmtpDeliveryTarget implements SmtpTarget {
     recipients: LeasedRecipient[],
     batch: DeliveryBatch & DsnEnvelope,
     body: Buffer,
-  ): Promise<GroupOutcome | { reply: Reply }> {
-    const timeout = this.settings.commandTimeoutMs;
-    await this.offerXgen(peer);
+  ): Promise<GroupOutcome | NextAddress> {
     const addresses = recipients.map((rcpt) => rcpt.address);
     const dsn: DsnEnvelope = { envid: batch.envid, ret: batch.ret };
-    const mail = await peer.client.command(
+    const replies = await this.sendEnvelope(
+      peer,
       mailCommand(batch.sender, body, addresses, dsn, peer.extensions),
-      timeout,
+      recipients.map((rcpt) => rcptCommand(rcpt, peer.extensions)),
     );
+    if (replies.xgen !== undefined && replies.xgen.code >= 400) {
+      this.options.logger?.warn({ host: peer.label, reply: quoteReply(replies.xgen) }, 'smtp: XGEN refused');
+    }
+    const mail = replies.mail;
+    if (mail.code === 421) {
+      // The peer is closing the session (RFC 5321 3.8): on a pooled one, most likely its idle timeout.
+      peer.client.close();
+      return {
+        reply: reply(451, mail.enhanced ?? '4.4.2', `${peer.label}: ${quoteReply(mail)}`),
+        sessionLost: true,
+      };
+    }
     if (statusOf(mail) === 'deferred') {
       this.pool.give(peer);
       return {
@@ -429,30 +486,52 @@ class SmtpDeliveryTarget implements SmtpTarget {
     }
     if (statusOf(mail) === 'failed') {
       this.pool.give(peer);
-      return { results: settleAll(recipients, 'failed', mail) };
+      return { results: recipients.map((rcpt) => remoteResult(peer, rcpt, 'failed', mail)) };
     }
     const results: RecipientResult[] = [];
     const accepted: LeasedRecipient[] = [];
-    for (const rcpt of recipients) {
-      const answer = await peer.client.command(rcptCommand(rcpt, peer.extensions), timeout);
+    recipients.forEach((rcpt, index) => {
+      const answer = replies.rcpts[index] ?? reply(451, '4.4.2', `${peer.label} gave no reply to RCPT`);
       const status = statusOf(answer);
       if (status === 'delivered') accepted.push(rcpt);
-      else results.push({ rcptIndex: rcpt.rcptIndex, status, reply: answer });
-    }
+      else results.push(remoteResult(peer, rcpt, status, answer));
+    });
     if (accepted.length > 0) return { results, open: { peer, accepted } };
     await this.reset(peer);
     return { results };
   }
 
-  /** XGEN before MAIL when the peer offers it; a refusal is logged, the receiver's policy decides. */
-  private async offerXgen(peer: Peer): Promise<void> {
-    if (this.options.xgen === undefined || !peer.extensions.has('XGEN')) return;
-    const args = this.options.xgen();
-    if (args === undefined) return;
-    const answer = await peer.client.command(`XGEN ${args}`, this.settings.commandTimeoutMs);
-    if (answer.code >= 400) {
-      this.options.logger?.warn({ host: peer.label, reply: quoteReply(answer) }, 'smtp: XGEN refused');
+  /**
+   * XGEN (when the peer offers it and we have a cookie), MAIL and the RCPTs. With PIPELINING
+   * (RFC 2920) they go in one write and the replies are read in order: one round trip for the
+   * envelope instead of two and more. DATA is not in the group: it belongs to commit.
+   */
+  private async sendEnvelope(peer: Peer, mail: string, rcpts: string[]): Promise<EnvelopeReplies> {
+    const timeout = this.settings.commandTimeoutMs;
+    const xgenArgs =
+      this.options.xgen !== undefined && peer.extensions.has('XGEN') ? this.options.xgen() : undefined;
+    const xgen = xgenArgs === undefined ? [] : [`XGEN ${xgenArgs}`];
+    if (peer.extensions.has('PIPELINING')) {
+      const replies = await peer.client.pipeline([...xgen, mail, ...rcpts], timeout);
+      const [first, ...rest] = replies;
+      const [mailReply, ...rcptReplies] = xgen.length > 0 ? rest : replies;
+      if (mailReply === undefined) throw new SmtpConnectionError('protocol', 'no reply to MAIL');
+      const envelope: EnvelopeReplies = {
+        mail: mailReply,
+        rcpts: statusOf(mailReply) === 'delivered' ? rcptReplies : [],
+      };
+      if (xgen.length > 0 && first !== undefined) envelope.xgen = first;
+      return envelope;
     }
+    const xgenReply = xgen[0] === undefined ? undefined : await peer.client.command(xgen[0], timeout);
+    const mailReply = await peer.client.command(mail, timeout);
+    const rcptReplies: Reply[] = [];
+    if (statusOf(mailReply) === 'delivered') {
+      for (const line of rcpts) rcptReplies.push(await peer.client.command(line, timeout));
+    }
+    return xgenReply === undefined
+      ? { mail: mailReply, rcpts: rcptReplies }
+      : { xgen: xgenReply, mail: mailReply, rcpts: rcptReplies };
   }
 
   /** DATA and the body; the final reply applies to every accepted recipient. */
@@ -462,15 +541,17 @@ class SmtpDeliveryTarget implements SmtpTarget {
       const data = await peer.client.command('DATA', this.settings.commandTimeoutMs);
       if (data.code !== 354) {
         await this.reset(peer);
-        return settleAll(accepted, statusOf(data) === 'failed' ? 'failed' : 'deferred', data);
+        const status = statusOf(data) === 'failed' ? 'failed' : 'deferred';
+        return accepted.map((rcpt) => remoteResult(peer, rcpt, status, data));
       }
       const final = await peer.client.sendBody(body, this.settings.dataTimeoutMs);
       peer.messages++;
       this.pool.give(peer);
-      return accepted.map((rcpt): RecipientResult => {
-        const status = statusOf(final);
-        const result: RecipientResult = { rcptIndex: rcpt.rcptIndex, status, reply: final };
-        if (status === 'delivered' && needsRelayedNotice(rcpt, peer.extensions)) result.relayed = true;
+      return accepted.map((rcpt) => {
+        const result = remoteResult(peer, rcpt, statusOf(final), final);
+        if (result.status !== 'delivered') return result;
+        if (needsRelayedNotice(rcpt, peer.extensions)) result.relayed = true;
+        if (passesNoticeOn(rcpt, peer.extensions)) result.passedOn = true;
         return result;
       });
     } catch (error) {

@@ -1,0 +1,245 @@
+// Forwarding end to end on the fake internet: alice@o.example writes to info@a.example, an alias
+// forwarding to bob@b.example. a.example's MX is built here from src/forward the way
+// src/inbound/mx.ts wires it (docs/reference/forwarding.md); its queue, runner and SMTP delivery
+// are a real outpost's. b.example runs spf and arc: the forward passes SPF for the SRS domain and
+// carries a valid ARC chain. A bounce to the SRS address goes back to alice.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { listenerSchema } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/core/log.js';
+import { dkimTxtRecord, generateDkimKey } from '../../src/dkim/keys.js';
+import { addAlias } from '../../src/forward/admin.js';
+import { Forwarding } from '../../src/forward/forwarding.js';
+import type { ForwardCopy } from '../../src/forward/plan.js';
+import { receivedHeader, stampMessage } from '../../src/inbound/headers.js';
+import { type InboundDeps, mxHandlers } from '../../src/inbound/mx.js';
+import { ListenerPolicy } from '../../src/inbound/policy.js';
+import { LocalRecipients } from '../../src/inbound/recipients.js';
+import { formatAuthResults } from '../../src/pipeline/auth-results.js';
+import { compileChecks } from '../../src/pipeline/config.js';
+import { createSmtpServer } from '../../src/protocol/smtp/server.js';
+import type { SmtpHandlers } from '../../src/protocol/smtp/types.js';
+import { newQueueId } from '../../src/queue/ids.js';
+import type { NewMessage, NewRecipient } from '../../src/queue/store/types.js';
+import { smtpOptions } from '../../src/server/listeners.js';
+import { ensureCertificate } from '../../src/server/tls.js';
+import { fakeInternet, type PostOffice, readMessage } from '../helpers/fake-internet.js';
+import { smtpConnect } from '../helpers/smtp-client.js';
+
+const A = { domain: 'a.example', ip: '127.0.0.61' };
+const B = { domain: 'b.example', ip: '127.0.0.62' };
+const O = { domain: 'o.example', ip: '127.0.0.63' };
+const SELECTOR = 'fwd';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function firstMessage(office: PostOffice, user: string): Promise<string> {
+  const files = await waitFor(`mail for ${user}@${office.domain}`, async () => {
+    const found = await office.mailbox(user);
+    return found.length > 0 ? found : undefined;
+  });
+  return readMessage(files[0] ?? '');
+}
+
+/**
+ * a.example's MX with forwarding, as src/inbound/mx.ts wires it: SRS bounce addresses are
+ * recipients; at DATA, aliases become forward copies enqueued with the message before the 250.
+ */
+function forwardingMx(deps: InboundDeps, forwarding: Forwarding): SmtpHandlers {
+  const base = mxHandlers(deps);
+  return {
+    ...base,
+    async rcptTo(session, tx, rcpt) {
+      const route = deps.recipients.route(rcpt.address);
+      if (route.kind === 'local' && (await forwarding.bounceRecipient(rcpt.address)) !== undefined) {
+        return deps.policy.run('rcpt', session, { tx, rcpt: route.address });
+      }
+      return base.rcptTo(session, tx, rcpt);
+    },
+    async data(session, tx, message) {
+      const refusal = await deps.policy.run('data', session, { tx, message });
+      if (refusal) return refusal;
+      const id = newQueueId();
+      const now = Date.now();
+      const hostname = deps.hostname();
+      const results = deps.policy.allResults(session);
+      const body = stampMessage(message, {
+        received: receivedHeader({ session, tx, hostname, queueId: id, now }),
+        hostname,
+        queueId: id,
+        now,
+        extraHeaders: formatAuthResults(hostname, results),
+      });
+      const local: NewRecipient[] = [];
+      const copies: ForwardCopy[] = [];
+      for (const rcpt of tx.recipients) {
+        const route = deps.recipients.route(rcpt.address);
+        const redirect = await forwarding.redirect(rcpt.address, route.address);
+        if (redirect?.kind === 'bounce') {
+          local.push({ address: redirect.to, target: 'smtp' });
+          continue;
+        }
+        if (redirect?.kind === 'alias') {
+          const plan = await forwarding.planAlias({
+            alias: route.address,
+            rule: redirect.rule,
+            sender: tx.from,
+            message: body,
+            results,
+          });
+          if (plan.copy) copies.push(plan.copy);
+          local.push(...plan.localTargets.map((address) => ({ address, target: 'maildir' })));
+          if (!redirect.rule.keep) continue;
+        }
+        local.push({ address: route.address, target: 'maildir' });
+      }
+      const messages: NewMessage[] = [
+        ...(local.length > 0
+          ? [{ id, sender: tx.from, body, recipients: local, receivedAt: now, meta: {} }]
+          : []),
+        ...copies.map(({ sender, body: copyBody, recipients }) => ({
+          id: newQueueId(),
+          sender,
+          body: copyBody,
+          recipients,
+          receivedAt: now,
+          meta: { forwardOf: id },
+        })),
+      ];
+      await Promise.all(messages.map((m) => deps.store.enqueue(m)));
+      deps.onQueued();
+      return { code: 250, enhanced: '2.0.0', text: `Ok: queued as ${messages[0]?.id ?? id}` };
+    },
+  };
+}
+
+async function world(t: TestContext) {
+  const port = await freePort();
+  const sealKey = await generateDkimKey('rsa-sha256');
+  const zone = [
+    `$ORIGIN ${A.domain}.`,
+    `@ TXT "v=spf1 ip4:${A.ip} -all"`,
+    `${SELECTOR}._domainkey.mx TXT "${dkimTxtRecord(sealKey)}"`,
+    `$ORIGIN ${O.domain}.`,
+    `@ TXT "v=spf1 ip4:${O.ip} -all"`,
+  ].join('\n');
+  const office = (spec: { domain: string; ip: string }, users: string[], checks: unknown[]) => ({
+    ...spec,
+    users,
+    config: {
+      listeners: [{ name: 'mx', profile: 'mx', address: `${spec.ip}:${port}`, checks }],
+      delivery: { smtp: { port, local_address: spec.ip } },
+      queue: { poll: '100ms', retry: ['1s'] },
+    },
+  });
+  const net = await fakeInternet(t, {
+    offices: [
+      office(A, [], []),
+      office(B, ['bob'], [{ use: 'spf', on: { fail: 'accept', softfail: 'accept' } }, { use: 'arc' }]),
+      office(O, ['alice'], []),
+    ],
+    zone,
+  });
+  const a = net.office(A.domain);
+  await addAlias(a.outpost.store, [A.domain], `info@${A.domain}`, [`bob@${B.domain}`], false);
+  const recipients = new LocalRecipients(new Set([A.domain]), a.outpost.store);
+  const deps: InboundDeps = {
+    listenerName: 'mx-forwarding',
+    hostname: () => a.hostname,
+    recipients,
+    store: a.outpost.store,
+    policy: new ListenerPolicy({
+      checks: compileChecks([{ use: 'spf' }]),
+      resolver: a.outpost.resolver,
+      dnsBudget: 20,
+      softBounce: false,
+      refuseAtGreeting: false,
+      logger: silentLogger(),
+    }),
+    logger: silentLogger(),
+    onQueued: () => a.outpost.runner.kick(),
+  };
+  const forwarding = new Forwarding({
+    dataDir: a.config.data_dir,
+    hostname: () => a.hostname,
+    keys: new Map([[a.hostname, [{ selector: SELECTOR, ...sealKey }]]]),
+    users: a.outpost.store,
+    isLocalDomain: (domain) => recipients.isLocalDomain(domain),
+  });
+  const tls = await ensureCertificate(
+    path.join(a.config.data_dir, 'fwd-cert.pem'),
+    path.join(a.config.data_dir, 'fwd-key.pem'),
+    a.hostname,
+  );
+  const listener = listenerSchema.parse({ name: 'mx-forwarding', profile: 'mx', address: `${A.ip}:0` });
+  const server = createSmtpServer(smtpOptions(listener, a.hostname, tls), forwardingMx(deps, forwarding));
+  const { port: mxPort } = await server.listen(0, A.ip);
+  t.after(() => server.close({ timeoutMs: 0 }));
+  return { net, mxPort };
+}
+
+test('mail to an alias arrives at the next hop with SPF pass for the SRS domain and a valid ARC chain; its bounce reaches the sender', async (t) => {
+  const { net, mxPort } = await world(t);
+  const client = await smtpConnect(mxPort, A.ip, { localAddress: O.ip });
+  t.after(() => client.close());
+  const accepted = await client.sendMail({
+    from: `alice@${O.domain}`,
+    to: [`info@${A.domain}`],
+    body: `From: alice@${O.domain}\nTo: info@${A.domain}\nSubject: forwarded\nMessage-ID: <fwd-1@o.example>\n\nHello bob.\n`,
+  });
+  assert.equal(accepted.code, 250, accepted.text);
+
+  const forwarded = await firstMessage(net.office(B.domain), 'bob');
+  const returnPath = /^Return-Path: <(SRS0=[^>]+@a\.example)>/im.exec(forwarded)?.[1];
+  assert.ok(returnPath, `the envelope sender was rewritten with SRS: ${forwarded.slice(0, 400)}`);
+  const bResults = /^Authentication-Results: mx\.b\.example;[\s\S]*?(?=\r?\n\S)/m.exec(forwarded)?.[0] ?? '';
+  assert.match(bResults, /spf=pass smtp\.mailfrom=a\.example;/);
+  assert.match(bResults, /arc=pass/);
+  assert.match(
+    forwarded,
+    /^ARC-Authentication-Results: i=1; mx\.a\.example; spf=pass smtp\.mailfrom=o\.example/m,
+  );
+
+  // A forged SRS address is no recipient; the real one takes the bounce back to alice.
+  const forged = await client.sendMail({
+    from: '',
+    to: [returnPath.replace('=alice@', '=mallory@')],
+    body: 'Subject: forged bounce\n\nx\n',
+    ehlo: `mx.${O.domain}`,
+  });
+  assert.equal(forged.code, 550, forged.text);
+  assert.equal(forged.enhanced, '5.1.1');
+  await client.send('RSET');
+  const bounce = await client.sendMail({
+    from: '',
+    to: [returnPath],
+    body: `From: MAILER-DAEMON@${B.domain}\nSubject: Undelivered Mail\n\nbob left.\n`,
+    ehlo: false,
+  });
+  assert.equal(bounce.code, 250, bounce.text);
+  const returned = await firstMessage(net.office(O.domain), 'alice');
+  assert.match(returned, /Subject: Undelivered Mail/);
+});
