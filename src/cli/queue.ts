@@ -1,18 +1,8 @@
 import type { Command } from 'commander';
 import { applyQueueAction, flushQueue, type QueueAction, removeMessage } from '../queue/operations.js';
-import type { RecipientStatus } from '../queue/store/types.js';
+import { RECIPIENT_STATUSES, type RecipientStatus } from '../queue/store/types.js';
 import { action, CliError, type LocationOptions } from './context.js';
 import { withStore } from './store.js';
-
-const statuses: RecipientStatus[] = [
-  'queued',
-  'deferred',
-  'delivered',
-  'failed',
-  'held',
-  'quarantined',
-  'expired',
-];
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -41,14 +31,14 @@ export function registerQueueCommands(program: Command): void {
   queue
     .command('list')
     .description('one line per recipient: queue id, status, attempts, next try, recipient, last reply')
-    .option('-s, --status <status>', `only this status (${statuses.join(', ')})`)
+    .option('-s, --status <status>', `only this status (${RECIPIENT_STATUSES.join(', ')})`)
     .option('-n, --limit <n>', 'at most n rows', '100')
     .option('-c, --config <file>', 'config file')
     .option('-d, --data <dir>', 'data directory (default: ./data)')
     .action(
       action(async (options: { status?: string; limit: string; config?: string; data?: string }) => {
-        if (options.status && !statuses.includes(options.status as RecipientStatus)) {
-          throw new CliError(`--status: expected one of ${statuses.join(', ')}`);
+        if (options.status && !RECIPIENT_STATUSES.includes(options.status as RecipientStatus)) {
+          throw new CliError(`--status: expected one of ${RECIPIENT_STATUSES.join(', ')}`);
         }
         const limit = Number(options.limit);
         if (!Number.isInteger(limit) || limit < 1)
@@ -142,7 +132,7 @@ export function registerQueueCommands(program: Command): void {
         const stats = await store.stats();
         const lines = [
           `messages    ${stats.messages}`,
-          ...statuses.map((status) => `${status.padEnd(11)} ${stats.byStatus[status] ?? 0}`),
+          ...RECIPIENT_STATUSES.map((status) => `${status.padEnd(11)} ${stats.byStatus[status] ?? 0}`),
         ];
         process.stdout.write(`${lines.join('\n')}\n`);
       });

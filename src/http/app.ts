@@ -3,6 +3,7 @@ import type { ChallengeService } from '../challenge/service.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Store } from '../queue/store/types.js';
+import { trustlistRoutes } from '../trustlist/http.js';
 import { type AdminDeps, adminRoutes } from './admin/index.js';
 import { bearerAuth } from './auth.js';
 import { challengeApiRoutes, challengeConfirmRoutes } from './challenge-routes.js';
@@ -35,6 +36,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     api.addHook('onRequest', bearerAuth(deps.token));
     await api.register(queueRoutes(deps.store, deps.onQueueDue ? { onDue: deps.onQueueDue } : {}));
     if (deps.challenges) await api.register(challengeApiRoutes(deps.challenges));
+    if (deps.admin?.trustlist) await api.register(trustlistRoutes(deps.admin.trustlist));
   });
   await app.register(
     adminRoutes({

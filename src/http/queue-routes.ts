@@ -8,12 +8,10 @@ import {
   QUEUE_ACTIONS,
   removeMessage,
 } from '../queue/operations.js';
-import type { RecipientStatus, Store } from '../queue/store/types.js';
-
-const statuses = ['queued', 'deferred', 'delivered', 'failed', 'held', 'quarantined', 'expired'] as const;
+import { RECIPIENT_STATUSES, type RecipientStatus, type Store } from '../queue/store/types.js';
 
 const listQuery = z.object({
-  status: z.enum(statuses).optional(),
+  status: z.enum(RECIPIENT_STATUSES).optional(),
   sender: z.string().optional(),
   recipient: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),

@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client): one registry per running outpost, small recording functions
 // the inbound side and the queue runner call, and the queue depth read from the store on scrape.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { QueueStats, RecipientStatus } from '../queue/store/types.js';
+import { type QueueStats, RECIPIENT_STATUSES, type RecipientStatus } from '../queue/store/types.js';
 
 /** What the queue runner records. */
 export interface DeliveryMetrics {
@@ -40,16 +40,6 @@ export interface MetricsOptions {
 
 /** Every metric name starts with this, as Prometheus naming asks of an application. */
 export const METRIC_PREFIX = 'outpost_';
-
-const STATUSES: readonly RecipientStatus[] = [
-  'queued',
-  'deferred',
-  'delivered',
-  'failed',
-  'held',
-  'quarantined',
-  'expired',
-];
 
 // Local deliveries take milliseconds, remote ones up to minutes (slow servers, tarpits).
 const DELIVERY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -116,7 +106,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         const stats = await queue.stats().catch(() => undefined);
         this.reset();
         if (stats === undefined) return;
-        for (const status of STATUSES) this.set({ status }, stats.byStatus[status] ?? 0);
+        for (const status of RECIPIENT_STATUSES) this.set({ status }, stats.byStatus[status] ?? 0);
       },
     });
   }

@@ -1,5 +1,4 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
@@ -8,8 +7,10 @@ import type { Config } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/core/log.js';
 import { ensureMailbox } from '../../src/delivery/maildir/index.js';
 import { reverseName } from '../../src/dns/names.js';
+import { newQueueId } from '../../src/queue/ids.js';
 import { dataLayout, type RunningOutpost, startOutpost } from '../../src/server/outpost.js';
 import { startTestDns, type TestDns } from './dns.js';
+import { freePort, waitFor } from './net.js';
 
 /** One post office of the fake internet: a domain, its MX host on its own loopback address. */
 export interface PostOfficeSpec {
@@ -40,20 +41,6 @@ export interface FakeInternet {
   /** The SMTP port every post office listens on (each on its own address). */
   port: number;
   office(domain: string): PostOffice;
-}
-
-/** A TCP port that is free on 127.0.0.1 now; every post office listens on it at its own address. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 /** MX, A and PTR records of every post office, plus the caller's own zone text. */
@@ -132,4 +119,41 @@ export async function fakeInternet(
 /** Reads a delivered message file. */
 export function readMessage(file: string): Promise<string> {
   return readFile(file, 'utf8');
+}
+
+/** Waits (bounded) until a mailbox folder ('' = INBOX) holds `count` messages; returns their texts. */
+export async function messagesIn(
+  office: PostOffice,
+  user: string,
+  folder: string,
+  count: number,
+): Promise<string[]> {
+  const files = await waitFor(`${count} message(s) in ${user}@${office.domain} ${folder || 'INBOX'}`, async () => {
+    const found = await office.mailbox(user, folder);
+    return found.length >= count ? found : undefined;
+  });
+  return Promise.all(files.map(readMessage));
+}
+
+/** Queues a message at `office` for one remote recipient: it leaves by the outpost's own SMTP delivery. */
+export async function sendThrough(office: PostOffice, from: string, to: string, body: string): Promise<string> {
+  const id = newQueueId();
+  await office.outpost.store.enqueue({
+    id,
+    sender: from,
+    body: Buffer.from(body.replace(/\r?\n/g, '\r\n')),
+    receivedAt: Date.now(),
+    meta: { test: 'fake-internet' },
+    recipients: [{ address: to, target: 'smtp' }],
+  });
+  office.outpost.runner.kick();
+  return id;
+}
+
+/** Waits (bounded) until the sending outpost reports a final status for its only recipient. */
+export async function finalStatus(office: PostOffice, id: string): Promise<{ status: string; lastReply?: string }> {
+  return waitFor(`a final status for ${id} at ${office.domain}`, async () => {
+    const row = (await office.outpost.store.message(id))?.recipients[0];
+    return row && ['delivered', 'failed', 'expired'].includes(row.status) ? row : undefined;
+  });
 }

@@ -2,10 +2,17 @@
 // bob.example) deliver to each other by real outbound SMTP; bob opted in to challenge/response and
 // his outpost checks SPF, so only authenticated senders are challenged.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { newQueueId } from '../../src/queue/ids.js';
-import { type FakeInternet, fakeInternet, type PostOffice, readMessage } from '../helpers/fake-internet.js';
+import {
+  type FakeInternet,
+  fakeInternet,
+  finalStatus,
+  messagesIn,
+  type PostOffice,
+  sendThrough,
+} from '../helpers/fake-internet.js';
+import { freePort, waitFor } from '../helpers/net.js';
 import { smtpConnect } from '../helpers/smtp-client.js';
 
 const ALICE_IP = '127.0.0.2';
@@ -24,70 +31,6 @@ const SENDER_ZONE = [
   '@ TXT "v=spf1 ip4:127.0.0.4 -all"',
   '',
 ].join('\n');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-/** Polls `probe` (bounded) until it returns a value; fails the test naming what it waited for. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/** Waits until a mailbox folder holds `count` messages and returns their texts. */
-async function messagesIn(
-  office: PostOffice,
-  user: string,
-  folder: string,
-  count: number,
-): Promise<string[]> {
-  const files = await waitFor(
-    `${count} message(s) in ${user}@${office.domain} ${folder || 'INBOX'}`,
-    async () => {
-      const found = await office.mailbox(user, folder);
-      return found.length >= count ? found : undefined;
-    },
-  );
-  return Promise.all(files.map(readMessage));
-}
-
-/** Queues a message at `office` for remote recipients: it leaves by the outpost's own SMTP delivery. */
-async function sendThrough(office: PostOffice, from: string, to: string, body: string): Promise<string> {
-  const id = newQueueId();
-  await office.outpost.store.enqueue({
-    id,
-    sender: from,
-    body: Buffer.from(body.replace(/\r?\n/g, '\r\n')),
-    receivedAt: Date.now(),
-    meta: { test: 'challenge-e2e' },
-    recipients: [{ address: to, target: 'smtp' }],
-  });
-  office.outpost.runner.kick();
-  return id;
-}
-
-/** Waits until the sending outpost reports a final status for its only recipient. */
-async function finalStatus(office: PostOffice, id: string): Promise<{ status: string; lastReply?: string }> {
-  return waitFor(`delivery of ${id} from ${office.domain}`, async () => {
-    const row = (await office.outpost.store.message(id))?.recipients[0];
-    return row && ['delivered', 'failed', 'expired'].includes(row.status) ? row : undefined;
-  });
-}
 
 function mail(from: string, to: string, subject: string, extraHeaders = ''): string {
   return `From: ${from}\nTo: ${to}\nSubject: ${subject}\nMessage-ID: <${newQueueId()}@test>\n${extraHeaders}\nHello.\n`;

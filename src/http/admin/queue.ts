@@ -1,27 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { OutpostError } from '../../core/errors.js';
-import type {
-  MessageRow,
-  QueueFilter,
-  RecipientRow,
-  RecipientStatus,
-  Store,
+import {
+  type MessageRow,
+  type QueueFilter,
+  RECIPIENT_STATUSES,
+  type RecipientRow,
+  type RecipientStatus,
+  type Store,
 } from '../../queue/store/types.js';
 import { type AdminContext, finishAction, frameOf, param, sendPage } from './context.js';
 import { headerValues, parseHeaders } from './headers.js';
 import { html, type SafeHtml } from './html.js';
 import { ADMIN_PREFIX, actionButton, page, when } from './layout.js';
 import type { AdminSession } from './session.js';
-
-export const STATUSES: RecipientStatus[] = [
-  'queued',
-  'deferred',
-  'delivered',
-  'failed',
-  'held',
-  'quarantined',
-  'expired',
-];
 
 const LIST_LIMIT = 200;
 
@@ -44,7 +35,8 @@ function isQueueAction(name: string): name is QueueAction {
 function filterOf(query: Record<string, unknown>): QueueFilter {
   const filter: QueueFilter = { limit: LIST_LIMIT };
   const status = typeof query.status === 'string' ? query.status : '';
-  if ((STATUSES as string[]).includes(status)) filter.status = status as RecipientStatus;
+  const known = RECIPIENT_STATUSES.find((s) => s === status);
+  if (known) filter.status = known;
   if (typeof query.sender === 'string' && query.sender.trim()) filter.sender = query.sender.trim();
   if (typeof query.recipient === 'string' && query.recipient.trim())
     filter.recipient = query.recipient.trim();
@@ -68,7 +60,7 @@ function recipientRows(rows: RecipientRow[]): SafeHtml {
 }
 
 function filterForm(filter: QueueFilter): SafeHtml {
-  const options = STATUSES.map(
+  const options = RECIPIENT_STATUSES.map(
     (status) =>
       html`<option value="${status}"${filter.status === status ? html` selected` : ''}>${status}</option>`,
   );

@@ -1,14 +1,17 @@
 import type { NotifyOn } from '../../protocol/smtp/types.js';
 
-/** Per-recipient queue state (DESIGN.md "Queue"). */
-export type RecipientStatus =
-  | 'queued'
-  | 'deferred'
-  | 'delivered'
-  | 'failed'
-  | 'held'
-  | 'quarantined'
-  | 'expired';
+/** Every per-recipient queue state (DESIGN.md "Queue"). */
+export const RECIPIENT_STATUSES = [
+  'queued',
+  'deferred',
+  'delivered',
+  'failed',
+  'held',
+  'quarantined',
+  'expired',
+] as const;
+
+export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
 
 export interface NewRecipient {
   address: string;

@@ -1,11 +1,18 @@
 // Reads run on the caller's thread over a read-only connection: WAL lets them proceed while the
 // writer thread commits, and they are small (operator queries, one body per delivery).
 import Database, { type Database as Connection, type Statement } from 'better-sqlite3';
-import type { MessageRow, QueueFilter, QueueStats, RecipientRow, RecipientStatus, User } from '../types.js';
+import {
+  type MessageRow,
+  type QueueFilter,
+  type QueueStats,
+  RECIPIENT_STATUSES,
+  type RecipientRow,
+  type RecipientStatus,
+  type User,
+} from '../types.js';
 import {
   isRecipientStatus,
   type MessageRecord,
-  RECIPIENT_STATUSES,
   type RecipientRecord,
   toMessageRow,
   toRecipientRow,

@@ -1,6 +1,13 @@
 // Row shapes as SQLite returns them, and their conversion to the Store contract's types.
 import type { NotifyOn } from '../../../protocol/smtp/types.js';
-import type { LeasedRecipient, MessageRow, RecipientRow, RecipientStatus, User } from '../types.js';
+import {
+  type LeasedRecipient,
+  type MessageRow,
+  RECIPIENT_STATUSES,
+  type RecipientRow,
+  type RecipientStatus,
+  type User,
+} from '../types.js';
 
 export interface RecipientRecord {
   message_id: string;
@@ -36,16 +43,6 @@ export interface UserRecord {
   settings: string;
   created_at: number;
 }
-
-export const RECIPIENT_STATUSES: readonly RecipientStatus[] = [
-  'queued',
-  'deferred',
-  'delivered',
-  'failed',
-  'held',
-  'quarantined',
-  'expired',
-];
 
 /** Statuses after which nothing more will happen to a recipient. */
 export const FINAL_STATUSES: readonly RecipientStatus[] = ['delivered', 'failed', 'expired'];
