@@ -191,7 +191,13 @@ export async function deliverMessage(work: MessageWork, deps: DeliverDeps): Prom
   const outcomes: SettledRecipient[] = [];
   for (const [rcpt, result] of settled.flat()) {
     const outcome = toOutcome(rcpt, result, deps.retry, now);
-    outcomes.push({ rcpt, outcome, relayed: result.relayed === true });
+    outcomes.push({
+      rcpt,
+      outcome,
+      relayed: result.relayed === true,
+      ...(result.passedOn === true ? { passedOn: true } : {}),
+      ...(result.remoteMta === undefined ? {} : { remoteMta: result.remoteMta }),
+    });
     deps.metrics?.delivery(rcpt.target, outcome.status);
     const fields = {
       queueId: work.messageId,

@@ -25,6 +25,10 @@ export interface SettledRecipient {
   outcome: DeliveryOutcome;
   /** Handed to a next hop that does not support DSN: its success is reported as "relayed". */
   relayed: boolean;
+  /** Handed to a next hop that offers DSN with NOTIFY passed on: the success notice is its to send (RFC 3461 4.1). */
+  passedOn?: boolean;
+  /** The remote host whose reply settled it (Remote-MTA). */
+  remoteMta?: string;
 }
 
 /** The queued message a notice is about. */
@@ -49,6 +53,7 @@ function actionFor(settled: SettledRecipient, now: number, warnAfterMs: number):
     case 'expired':
       return 'failed';
     case 'delivered':
+      if (settled.passedOn) return undefined;
       return settled.relayed ? 'relayed' : 'delivered';
     case 'deferred': {
       const due = now - rcpt.receivedAt >= warnAfterMs;
@@ -154,6 +159,7 @@ export function planNotices(
     const recipients: DsnRecipient[] = group.map(({ entry, action }) =>
       dsnRecipientFromRow(rowAfter(entry, context.now), action, {
         willRetryUntil: original.receivedAt + context.maxAgeMs,
+        ...(entry.remoteMta === undefined ? {} : { remoteMta: entry.remoteMta }),
       }),
     );
     const dsn = buildDsn({

@@ -1,9 +1,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, isIP, type Server, type Socket } from 'node:net';
+import type { Socket as UdpSocket } from 'node:dgram';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FrameReader, frameMessage } from '../dns/framing.js';
+import { startDnsListeners } from '../dns/listeners.js';
 import { normalizeName } from '../dns/names.js';
 import { answerQuery, serverFailure } from '../dns/respond.js';
 import { FastResponder } from './codec.js';
@@ -44,9 +44,6 @@ export interface TrustListServer {
   close(): Promise<void>;
 }
 
-const TCP_IDLE_MS = 10_000;
-const MAX_TCP_CONNECTIONS = 256;
-const EPHEMERAL_PORT_TRIES = 20;
 const silentLogger = { warn(): void {} };
 
 /** Settings with defaults filled in. */
@@ -72,47 +69,6 @@ function literalLookup(
   callback: (error: Error | null, address: string, family: number) => void,
 ): void {
   callback(null, address, isIP(address));
-}
-
-function bindUdp(family: 4 | 6, address: string, port: number): Promise<UdpSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
-    socket.once('error', reject);
-    socket.bind({ address, port, exclusive: true }, () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-  });
-}
-
-function listenTcp(server: Server, address: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: address, port, exclusive: true }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-async function bindBoth(
-  family: 4 | 6,
-  address: string,
-  port: number,
-  makeTcp: () => Server,
-): Promise<{ udp: UdpSocket; tcp: Server }> {
-  for (let attempt = 1; ; attempt++) {
-    const udp = await bindUdp(family, address, port);
-    const tcp = makeTcp();
-    try {
-      await listenTcp(tcp, address, udp.address().port);
-      return { udp, tcp };
-    } catch (error) {
-      await new Promise<void>((resolve) => udp.close(() => resolve()));
-      const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
-      if (port !== 0 || !inUse || attempt >= EPHEMERAL_PORT_TRIES) throw error;
-    }
-  }
 }
 
 /** The current version of a list, in both encodings. */
@@ -218,44 +174,30 @@ function startWorker(
  */
 export async function startTrustListServer(options: TrustListServerOptions): Promise<TrustListServer> {
   const address = options.address ?? '127.0.0.1';
-  const family = isIP(address);
-  if (family !== 4 && family !== 6) throw new Error(`listen address must be an IP address: '${address}'`);
   const logger = options.logger ?? silentLogger;
   const settings = zoneSettings({ ...options, zone: options.zone });
   const state = new ListState(options.store, settings);
   const counters = { tcpQueries: 0 };
-  const connections = new Set<Socket>();
   const workers: ChildProcess[] = [];
   let closed = false;
 
-  const serveConnection = (socket: Socket): void => {
-    if (closed || connections.size >= MAX_TCP_CONNECTIONS) {
-      socket.destroy();
-      return;
+  const answerTcp = (message: Buffer): Buffer | undefined => {
+    counters.tcpQueries++;
+    try {
+      return answerQuery(message, state.zones, 'tcp').response;
+    } catch (error) {
+      logger.warn({ err: error }, 'trustlist: failed to answer a TCP query');
+      return serverFailure(message);
     }
-    connections.add(socket);
-    socket.on('close', () => connections.delete(socket));
-    socket.on('error', () => socket.destroy());
-    socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
-    const reader = new FrameReader();
-    socket.on('data', (chunk: Buffer) => {
-      for (const message of reader.push(chunk)) {
-        counters.tcpQueries++;
-        let response: Buffer | undefined;
-        try {
-          response = answerQuery(message, state.zones, 'tcp').response;
-        } catch (error) {
-          logger.warn({ err: error }, 'trustlist: failed to answer a TCP query');
-          response = serverFailure(message);
-        }
-        if (response && !socket.destroyed) socket.write(frameMessage(response));
-      }
-    });
   };
 
-  const { udp, tcp } = await bindBoth(family, address, options.port ?? 53, () =>
-    createServer({ noDelay: true }, serveConnection),
-  );
+  const listeners = await startDnsListeners({
+    address,
+    port: options.port ?? 53,
+    answerTcp,
+    udpLookup: literalLookup,
+  });
+  const { udp, tcp } = listeners;
   tcp.on('error', (error) => logger.warn({ err: error }, 'trustlist: TCP listener error'));
   udp.on('error', (error) => logger.warn({ err: error }, 'trustlist: UDP socket error'));
   udp.on('message', (message, peer) => {
@@ -268,10 +210,7 @@ export async function startTrustListServer(options: TrustListServerOptions): Pro
       workers.push(await startWorker(options.store.file(), settings, udp, logger));
   } catch (error) {
     for (const child of workers) child.kill('SIGTERM');
-    await Promise.all([
-      new Promise<void>((resolve) => udp.close(() => resolve())),
-      new Promise<void>((resolve) => tcp.close(() => resolve())),
-    ]);
+    await listeners.close();
     throw error;
   }
 
@@ -310,7 +249,7 @@ export async function startTrustListServer(options: TrustListServerOptions): Pro
 
   return {
     address,
-    port: udp.address().port,
+    port: listeners.port,
     zone: settings.zone,
     serial: () => state.serial,
     reload,
@@ -321,11 +260,7 @@ export async function startTrustListServer(options: TrustListServerOptions): Pro
       unsubscribe();
       if (poll) clearInterval(poll);
       for (const child of workers) child.kill('SIGTERM');
-      for (const socket of connections) socket.destroy();
-      await Promise.all([
-        new Promise<void>((resolve) => udp.close(() => resolve())),
-        new Promise<void>((resolve) => tcp.close(() => resolve())),
-      ]);
+      await listeners.close();
     },
   };
 }

@@ -128,15 +128,23 @@ export async function messagesIn(
   folder: string,
   count: number,
 ): Promise<string[]> {
-  const files = await waitFor(`${count} message(s) in ${user}@${office.domain} ${folder || 'INBOX'}`, async () => {
-    const found = await office.mailbox(user, folder);
-    return found.length >= count ? found : undefined;
-  });
+  const files = await waitFor(
+    `${count} message(s) in ${user}@${office.domain} ${folder || 'INBOX'}`,
+    async () => {
+      const found = await office.mailbox(user, folder);
+      return found.length >= count ? found : undefined;
+    },
+  );
   return Promise.all(files.map(readMessage));
 }
 
 /** Queues a message at `office` for one remote recipient: it leaves by the outpost's own SMTP delivery. */
-export async function sendThrough(office: PostOffice, from: string, to: string, body: string): Promise<string> {
+export async function sendThrough(
+  office: PostOffice,
+  from: string,
+  to: string,
+  body: string,
+): Promise<string> {
   const id = newQueueId();
   await office.outpost.store.enqueue({
     id,
@@ -151,7 +159,10 @@ export async function sendThrough(office: PostOffice, from: string, to: string, 
 }
 
 /** Waits (bounded) until the sending outpost reports a final status for its only recipient. */
-export async function finalStatus(office: PostOffice, id: string): Promise<{ status: string; lastReply?: string }> {
+export async function finalStatus(
+  office: PostOffice,
+  id: string,
+): Promise<{ status: string; lastReply?: string }> {
   return waitFor(`a final status for ${id} at ${office.domain}`, async () => {
     const row = (await office.outpost.store.message(id))?.recipients[0];
     return row && ['delivered', 'failed', 'expired'].includes(row.status) ? row : undefined;

@@ -18,13 +18,29 @@ export interface OutpostProcess {
   exited: Promise<number | string>;
 }
 
-/** Runs an outpost CLI command to completion; resolves with its exit code and output. */
-export function runCli(
-  args: string[],
-  input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
+export interface ScriptRun {
+  /** The exit code, or the signal's name when the process was killed. */
+  code: number | string;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ScriptOptions {
+  /** Written to the process's stdin, which is then closed. */
+  input?: string;
+  /** Kill the process (SIGKILL) if it is still running after this long. */
+  killAfterMs?: number;
+}
+
+/**
+ * Runs `node --import tsx <args>` in the project root to completion; resolves with its exit code and
+ * output. OUTPOST_DATA_DIR is dropped so that no test reaches a developer's real data directory.
+ */
+export function runTsx(args: string[], { input = '', killAfterMs }: ScriptOptions = {}): Promise<ScriptRun> {
+  const env = { ...process.env };
+  delete env.OUTPOST_DATA_DIR;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { cwd: root, stdio: 'pipe' });
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env, stdio: 'pipe' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -33,10 +49,20 @@ export function runCli(
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
+    const timer =
+      killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? '');
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? signal ?? -1, stdout, stderr });
+    });
+    child.stdin.end(input);
   });
+}
+
+/** Runs an outpost CLI command (src/cli/main.ts) to completion; resolves with its exit code and output. */
+export function runCli(args: string[], input?: string): Promise<ScriptRun> {
+  return runTsx([cli, ...args], { input });
 }
 
 /** A fresh data directory with a config on ephemeral loopback ports, removed after the test. */

@@ -4,11 +4,12 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
+import { freePort } from './net.js';
 
 const run = promisify(execFile);
 
@@ -59,18 +60,6 @@ export interface Postfix {
   log(): Promise<string>;
   /** Waits (bounded) until the log matches; the error carries the log. */
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
-}
-
-async function freePort(address: string): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve, reject) => {
-    probe.once('error', reject);
-    probe.listen(0, address, resolve);
-  });
-  const bound = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  if (bound === null || typeof bound !== 'object') throw new Error('no free port');
-  return bound.port;
 }
 
 /** True once something greets on the port. */

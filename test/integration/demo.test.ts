@@ -1,32 +1,17 @@
 // `outpost demo --check` as a child process: the whole fake internet (our DNS server, alice, bob
 // and carol post offices on 127.0.0.2-5) plays every step and the check verifies each outcome.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runTsx, type ScriptRun } from '../helpers/outpost-process.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // The command as src/cli/main.ts registers it (registerDemoCommands), without depending on main.ts.
 const entry = path.join(root, 'test/integration/demo-cli-entry.ts');
 
-function runDemo(args: string[]): Promise<{ code: number | string; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, 'demo', ...args], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? signal ?? -1, stdout, stderr }));
-  });
+function runDemo(args: string[]): Promise<ScriptRun> {
+  return runTsx([entry, 'demo', ...args]);
 }
 
 test('outpost demo --check: every step shows its expected outcome and the exit code is 0', {

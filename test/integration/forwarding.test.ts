@@ -4,7 +4,6 @@
 // are a real outpost's. b.example runs spf and arc: the forward passes SPF for the SRS domain and
 // carries a valid ARC chain. A bounce to the SRS address goes back to alice.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { listenerSchema } from '../../src/config/schema.js';
@@ -25,44 +24,14 @@ import { newQueueId } from '../../src/queue/ids.js';
 import type { NewMessage, NewRecipient } from '../../src/queue/store/types.js';
 import { smtpOptions } from '../../src/server/listeners.js';
 import { ensureCertificate } from '../../src/server/tls.js';
-import { fakeInternet, type PostOffice, readMessage } from '../helpers/fake-internet.js';
+import { fakeInternet, messagesIn } from '../helpers/fake-internet.js';
+import { freePort } from '../helpers/net.js';
 import { smtpConnect } from '../helpers/smtp-client.js';
 
 const A = { domain: 'a.example', ip: '127.0.0.61' };
 const B = { domain: 'b.example', ip: '127.0.0.62' };
 const O = { domain: 'o.example', ip: '127.0.0.63' };
 const SELECTOR = 'fwd';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function firstMessage(office: PostOffice, user: string): Promise<string> {
-  const files = await waitFor(`mail for ${user}@${office.domain}`, async () => {
-    const found = await office.mailbox(user);
-    return found.length > 0 ? found : undefined;
-  });
-  return readMessage(files[0] ?? '');
-}
 
 /**
  * a.example's MX with forwarding, as src/inbound/mx.ts wires it: SRS bounce addresses are
@@ -212,7 +181,7 @@ test('mail to an alias arrives at the next hop with SPF pass for the SRS domain 
   });
   assert.equal(accepted.code, 250, accepted.text);
 
-  const forwarded = await firstMessage(net.office(B.domain), 'bob');
+  const [forwarded = ''] = await messagesIn(net.office(B.domain), 'bob', '', 1);
   const returnPath = /^Return-Path: <(SRS0=[^>]+@a\.example)>/im.exec(forwarded)?.[1];
   assert.ok(returnPath, `the envelope sender was rewritten with SRS: ${forwarded.slice(0, 400)}`);
   const bResults = /^Authentication-Results: mx\.b\.example;[\s\S]*?(?=\r?\n\S)/m.exec(forwarded)?.[0] ?? '';
@@ -240,6 +209,6 @@ test('mail to an alias arrives at the next hop with SPF pass for the SRS domain 
     ehlo: false,
   });
   assert.equal(bounce.code, 250, bounce.text);
-  const returned = await firstMessage(net.office(O.domain), 'alice');
+  const [returned = ''] = await messagesIn(net.office(O.domain), 'alice', '', 1);
   assert.match(returned, /Subject: Undelivered Mail/);
 });

@@ -182,3 +182,32 @@ test('SIGHUP with a broken config keeps the running one and names the key', asyn
   t.after(() => client.close());
   assert.equal(client.greeting.code, 220, 'still serving');
 });
+
+test('a node that runs a trust list serves it on the HTTP API and in the admin console', async (t) => {
+  const data = await tempDataDir(t);
+  const added = await runCli([
+    'trustlist',
+    'add',
+    '192.0.2.0/24',
+    '--category',
+    '3',
+    '--trust',
+    '2',
+    '--data',
+    data,
+  ]);
+  assert.equal(added.code, 0, added.stderr);
+  const outpost = await startOutpostProcess(data);
+  t.after(() => outpost.child.kill('SIGKILL'));
+  const base = `http://127.0.0.1:${outpost.httpPort}`;
+  const entries = await fetch(`${base}/api/trustlist/entries`, {
+    headers: { authorization: 'Bearer test-token-0123456789' },
+  });
+  assert.equal(entries.status, 200);
+  const body = (await entries.json()) as { entries: { network: string }[] };
+  assert.deepEqual(
+    body.entries.map((entry) => entry.network),
+    ['192.0.2.0/24'],
+  );
+  assert.equal((await fetch(`${base}/api/trustlist/entries`)).status, 401);
+});

@@ -3,7 +3,6 @@
 // by its own outbound SMTP delivery; the receiving outpost's MX runs the gen-cookie check.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -11,40 +10,24 @@ import { initAuthority, type Release, releaseNext } from '../../src/gen/authorit
 import { encodeCookie } from '../../src/gen/chain.js';
 import { initServerState } from '../../src/gen/server-state.js';
 import { newQueueId } from '../../src/queue/ids.js';
-import { type FakeInternet, fakeInternet, type PostOffice, readMessage } from '../helpers/fake-internet.js';
+import {
+  type FakeInternet,
+  fakeInternet,
+  finalStatus,
+  messagesIn,
+  type PostOffice,
+  sendThrough,
+} from '../helpers/fake-internet.js';
+import { freePort } from '../helpers/net.js';
 import { smtpConnect } from '../helpers/smtp-client.js';
 
 const ZONE = 'gen.test';
 const MAX_AGE = 3;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
 async function tempDir(t: TestContext, prefix: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** Polls `probe` (bounded) until it returns a value; fails the test naming what it waited for. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** An authority with a chain of 16 that has released epochs 0..5; returns each release by epoch. */
@@ -116,36 +99,10 @@ async function world(t: TestContext, plans: OfficePlan[]): Promise<FakeInternet>
   });
 }
 
-/** Queues a message at `from`'s outpost for `to`; it leaves by the outpost's SMTP delivery. */
-async function sendThrough(office: PostOffice, to: string, subject: string): Promise<string> {
-  const id = newQueueId();
+/** Queues a short message from user@<office> to `to`; it leaves by the outpost's SMTP delivery. */
+function sendHello(office: PostOffice, to: string, subject: string): Promise<string> {
   const from = `user@${office.domain}`;
-  await office.outpost.store.enqueue({
-    id,
-    sender: from,
-    body: Buffer.from(`From: ${from}\r\nTo: ${to}\r\nSubject: ${subject}\r\n\r\nHello.\r\n`),
-    receivedAt: Date.now(),
-    meta: { test: 'gen-e2e' },
-    recipients: [{ address: to, target: 'smtp' }],
-  });
-  office.outpost.runner.kick();
-  return id;
-}
-
-/** The sending outpost's final status for its only recipient. */
-async function finalStatus(office: PostOffice, id: string): Promise<{ status: string; lastReply?: string }> {
-  return waitFor(`a final status for ${id} at ${office.domain}`, async () => {
-    const row = (await office.outpost.store.message(id))?.recipients[0];
-    return row && ['delivered', 'failed', 'expired'].includes(row.status) ? row : undefined;
-  });
-}
-
-async function messagesIn(office: PostOffice, folder: string, count: number): Promise<string[]> {
-  const files = await waitFor(`${count} message(s) for user@${office.domain}`, async () => {
-    const found = await office.mailbox('user', folder);
-    return found.length >= count ? found : undefined;
-  });
-  return Promise.all(files.map(readMessage));
+  return sendThrough(office, from, to, `From: ${from}\r\nTo: ${to}\r\nSubject: ${subject}\r\n\r\nHello.\r\n`);
 }
 
 test('a newer sender (epoch 5) is accepted by an older receiver (epoch 2, max_age 3)', async (t) => {
@@ -157,16 +114,16 @@ test('a newer sender (epoch 5) is accepted by an older receiver (epoch 2, max_ag
   ]);
   const a = net.office('a.example');
   const b = net.office('b.example');
-  const sent = await sendThrough(a, 'user@b.example', 'from the future');
+  const sent = await sendHello(a, 'user@b.example', 'from the future');
   const outcome = await finalStatus(a, sent);
   assert.equal(outcome.status, 'delivered', outcome.lastReply);
-  const [received] = await messagesIn(b, '', 1);
+  const [received] = await messagesIn(b, 'user', '', 1);
   assert.match(received ?? '', /gen-cookie=pass[^;]*policy\.epoch=5/);
 
   // An outpost with no state offers nothing: "none", accepted by the check's defaults.
-  const plain = await sendThrough(net.office('n.example'), 'user@b.example', 'no generation');
+  const plain = await sendHello(net.office('n.example'), 'user@b.example', 'no generation');
   assert.equal((await finalStatus(net.office('n.example'), plain)).status, 'delivered');
-  const inbox = await messagesIn(b, '', 2);
+  const inbox = await messagesIn(b, 'user', '', 2);
   assert.match(inbox[1] ?? '', /gen-cookie=none/);
 });
 
@@ -178,13 +135,13 @@ test('a sender 4 generations behind (epoch 1 vs 5, max_age 3) is refused and get
   ]);
   const b = net.office('b.example');
   const c = net.office('c.example');
-  const sent = await sendThrough(c, 'user@b.example', 'from the past');
+  const sent = await sendHello(c, 'user@b.example', 'from the past');
   const outcome = await finalStatus(c, sent);
   assert.equal(outcome.status, 'failed');
   assert.match(outcome.lastReply ?? '', /554[ -]5\.7\.0 Your mail server is 4 generations out of date/);
   assert.equal((await b.mailbox('user')).length, 0, 'nothing was delivered at b.example');
   // The failure comes back to the sender as a DSN in their own mailbox at c.example.
-  const [dsn] = await messagesIn(c, '', 1);
+  const [dsn] = await messagesIn(c, 'user', '', 1);
   assert.match(dsn ?? '', /Content-Type: multipart\/report; report-type=delivery-status/i);
   assert.match(dsn ?? '', /Final-Recipient: rfc822; ?user@b\.example/i);
   assert.match(dsn ?? '', /Status: 5\.7\.0/);

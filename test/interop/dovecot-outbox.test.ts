@@ -3,11 +3,10 @@
 // Sent, where the client finds it; a message with someone else's From: comes back as a notice in
 // the INBOX and the message itself waits in Drafts.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -17,88 +16,19 @@ import { LocalRecipients } from '../../src/inbound/recipients.js';
 import { startOutboxWatcher } from '../../src/outbox/index.js';
 import { openSqliteStore } from '../../src/queue/store/sqlite/index.js';
 import type { Store } from '../../src/queue/store/types.js';
+import { DOVECOT, DOVECOT_PASSWORD, type Dovecot, startDovecot } from '../helpers/dovecot.js';
 
 const run = promisify(execFile);
-const DOVECOT = '/usr/sbin/dovecot';
 const missing = [DOVECOT, '/usr/lib/dovecot/imap', '/usr/bin/python3'].filter((p) => !existsSync(p));
 const skip =
   missing.length > 0
     ? `Dovecot or Python not installed (missing ${missing.join(', ')}; apt-get install dovecot-imapd python3)`
     : false;
-// Dovecot refuses mail access as root, so a root test run lets the mail processes run as nobody.
-const NOBODY = 65534;
-const asRoot = process.getuid?.() === 0;
-const PASSWORD = 'secret-password';
-const LOGIN_USER_AS_ROOT = /^dovenull:/m.test(readFileSync('/etc/passwd', 'utf8')) ? 'dovenull' : 'nobody';
 const DOMAIN = 'example.test';
 const ALICE = `alice@${DOMAIN}`;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address !== 'object') throw new Error('no port');
-  return address.port;
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-async function chownTree(path: string, uid: number): Promise<void> {
-  await chown(path, uid, uid);
-  if (!(await stat(path)).isDirectory()) return;
-  for (const name of await readdir(path)) await chownTree(join(path, name), uid);
-}
-
-function configText(dir: string, mailRoot: string, imapPort: number): string {
-  const me = userInfo().username;
-  const accounts = asRoot
-    ? `default_login_user = ${LOGIN_USER_AS_ROOT}\ndefault_internal_user = root\n` +
-      `default_internal_group = root\nmail_uid = ${NOBODY}\nmail_gid = ${NOBODY}\n`
-    : `default_login_user = ${me}\ndefault_internal_user = ${me}\nfirst_valid_uid = ${process.getuid?.() ?? 0}\n`;
-  return `protocols = imap
-base_dir = ${dir}/run
-state_dir = ${dir}/state
-log_path = ${dir}/dovecot.log
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-${accounts}mail_location = maildir:${mailRoot}/%d/%n
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u ${dir}/users
-}
-userdb {
-  driver = passwd-file
-  args = username_format=%u ${dir}/users
-}
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${imapPort}
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-`;
-}
-
-interface World {
+interface World extends Dovecot {
   store: Store;
-  imapPort: number;
-  mailRoot: string;
-  log: () => Promise<string>;
 }
 
 /** Our store with alice, her Maildir, and a Dovecot serving it over IMAP; all gone after the test. */
@@ -111,40 +41,13 @@ async function startWorld(t: TestContext): Promise<World> {
   });
   t.after(() => store.close());
   await store.addUser({ address: ALICE, settings: {}, createdAt: Date.now() });
-  const mailRoot = join(dir, 'mail');
-  await mkdir(mailRoot);
-  await ensureMailbox(mailRoot, ALICE);
-  if (asRoot) {
-    await chmod(dir, 0o755);
-    await chownTree(mailRoot, NOBODY);
-  }
-  await writeFile(join(dir, 'users'), `${ALICE}:{PLAIN}${PASSWORD}::::::\n`);
-  const imapPort = await freePort();
-  await writeFile(join(dir, 'dovecot.conf'), configText(dir, mailRoot, imapPort));
-  const log = () => readFile(join(dir, 'dovecot.log'), 'utf8').catch(() => '(no log)');
-  const child: ChildProcess = spawn(DOVECOT, ['-F', '-c', join(dir, 'dovecot.conf')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const dovecot = await startDovecot(t, {
+    users: [ALICE],
+    prepareMail: async (mailRoot) => {
+      await ensureMailbox(mailRoot, ALICE);
+    },
   });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  t.after(async () => {
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  });
-  for (let i = 0; i < 150; i++) {
-    if (child.exitCode !== null) break;
-    if (await accepts(imapPort)) return { store, imapPort, mailRoot, log };
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`Dovecot did not start:\n${output}\n${await log()}`);
+  return { store, ...dovecot };
 }
 
 // The client side: "append" saves stdin's message into the Outbox as a mail client does (the folder
@@ -180,7 +83,7 @@ imap.logout()
 `;
 
 async function imap(world: World, command: 'append' | 'read', message = ''): Promise<string> {
-  const args = ['-c', IMAP_CLIENT, command, String(world.imapPort), ALICE, PASSWORD];
+  const args = ['-c', IMAP_CLIENT, command, String(world.imapPort), ALICE, DOVECOT_PASSWORD];
   try {
     const child = run('python3', args, { timeout: 60_000 });
     child.child.stdin?.end(message);

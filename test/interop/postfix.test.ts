@@ -12,21 +12,14 @@ import { dkimRecordName, dkimTxtRecord, generateDkimKey, saveDkimKey } from '../
 import { reverseName } from '../../src/dns/names.js';
 import { newQueueId } from '../../src/queue/ids.js';
 import { fakeInternet, type PostOffice, readMessage } from '../helpers/fake-internet.js';
+import { waitFor } from '../helpers/net.js';
 import { MAILBOX_UID, type Postfix, postfixUnavailable, startPostfix } from '../helpers/postfix.js';
 
 const skip = postfixUnavailable();
 const TIMEOUT_MS = 90_000;
 
-/** Polls `probe` (bounded) until it returns a value; the error names what it waited for. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Postfix queues and retries slower than outpost: poll longer and less often. */
+const POSTFIX_WAIT = { timeoutMs: 20_000, intervalMs: 100 };
 
 /** The text of the first message in a folder of an outpost mailbox; the error carries Postfix's log. */
 async function firstMessage(
@@ -36,10 +29,14 @@ async function firstMessage(
   postfix: Postfix,
 ): Promise<string> {
   try {
-    const [file] = await waitFor(`a message in ${user}@${office.domain} ${folder || 'INBOX'}`, async () => {
-      const files = await office.mailbox(user, folder);
-      return files.length > 0 ? files : undefined;
-    });
+    const [file] = await waitFor(
+      `a message in ${user}@${office.domain} ${folder || 'INBOX'}`,
+      async () => {
+        const files = await office.mailbox(user, folder);
+        return files.length > 0 ? files : undefined;
+      },
+      POSTFIX_WAIT,
+    );
     assert.ok(file);
     return await readMessage(file);
   } catch (error) {
@@ -142,10 +139,14 @@ test('outpost delivers by MX lookup into Postfix, DKIM-signed; Postfix files it 
   alice.outpost.runner.kick();
 
   const newDir = path.join(postfix.paths.mail, 'carol', 'new');
-  const file = await waitFor("the message in Postfix's Maildir", async () => {
-    const names = await readdir(newDir).catch(() => [] as string[]);
-    return names[0];
-  }).catch(async (error: Error) => {
+  const file = await waitFor(
+    "the message in Postfix's Maildir",
+    async () => {
+      const names = await readdir(newDir).catch(() => [] as string[]);
+      return names[0];
+    },
+    POSTFIX_WAIT,
+  ).catch(async (error: Error) => {
     throw new Error(`${error.message}\nPostfix log:\n${await postfix.log()}`);
   });
   const delivered = await readFile(path.join(newDir, file));
@@ -168,10 +169,14 @@ test('outpost delivers by MX lookup into Postfix, DKIM-signed; Postfix files it 
     verdict.results.map((result) => [result.signingDomain, result.status.result]),
     [['alice.example', 'pass']],
   );
-  const row = await waitFor('the final status at alice', async () => {
-    const recipient = (await alice.outpost.store.message(id))?.recipients[0];
-    return recipient?.status === 'delivered' ? recipient : undefined;
-  });
+  const row = await waitFor(
+    'the final status at alice',
+    async () => {
+      const recipient = (await alice.outpost.store.message(id))?.recipients[0];
+      return recipient?.status === 'delivered' ? recipient : undefined;
+    },
+    POSTFIX_WAIT,
+  );
   assert.match(row.lastReply ?? '', /^250 /);
 });
 

@@ -68,6 +68,8 @@ export class LmtpConnection {
     return new Promise((resolve, reject) => {
       const socket =
         'socketPath' in endpoint ? connect(endpoint.socketPath) : connect(endpoint.port, endpoint.host);
+      // Small commands after the body must not wait for the server's delayed ACK (Nagle).
+      socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`${where}: connect timed out`));

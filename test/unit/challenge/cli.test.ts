@@ -1,34 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ChallengeService } from '../../../src/challenge/service.js';
 import { newQueueId } from '../../../src/queue/ids.js';
 import { openSqliteStore } from '../../../src/queue/store/sqlite/index.js';
-import { runCli, tempDataDir } from '../../helpers/outpost-process.js';
+import { runCli, runTsx, type ScriptRun, tempDataDir } from '../../helpers/outpost-process.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const entry = path.join(root, 'test/unit/challenge/cli-entry.ts');
 
 /** `outpost challenge ...` in its own process, against a real data directory. */
-function challengeCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, 'challenge', ...args], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function challengeCli(args: string[]): Promise<ScriptRun> {
+  return runTsx([entry, 'challenge', ...args]);
 }
 
 /** Queues a message held for `user` and records it, as the MX would; returns its queue id. */

@@ -9,7 +9,8 @@ import type { CheckContext, CheckResult } from '../../../src/pipeline/check.js';
 import { compileChecks } from '../../../src/pipeline/config.js';
 import { stageReply } from '../../../src/pipeline/reply.js';
 import { runStage, type StageOutcome } from '../../../src/pipeline/run-stage.js';
-import { clamdMissingReason, eicar, freePort, startClamd, type TestClamd } from '../../helpers/clamd.js';
+import { clamdMissingReason, eicar, startClamd, type TestClamd } from '../../helpers/clamd.js';
+import { freePort } from '../../helpers/net.js';
 
 const unused = () => Promise.reject(new Error('the antivirus check uses no DNS'));
 const noDns: Resolver = {

@@ -1,32 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseZoneFile } from '../../../src/dns/zonefile.js';
+import { runTsx, type ScriptRun } from '../../helpers/outpost-process.js';
 
 const entry = new URL('./fixtures/cli-entry.ts', import.meta.url).pathname;
 
-function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.OUTPOST_DATA_DIR;
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function runCli(args: string[]): Promise<ScriptRun> {
+  return runTsx([entry, ...args]);
 }
 
 test('keygen makes both keys and prints their records; list shows them; dns records publishes them', async (t) => {

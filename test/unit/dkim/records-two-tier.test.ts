@@ -1,7 +1,6 @@
 // `outpost dns records` for the two-tier MX: both MX records (trusted first), the server-signature
 // key, and what the owner of the sending address publishes (PTR, Reverse MX, MTAMark).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +9,7 @@ import { mtamarkName } from '../../../src/checks/mtamark/index.js';
 import { mxHostsFromListeners, renderDnsRecords } from '../../../src/dkim/records.js';
 import type { ZoneRecord } from '../../../src/dns/records.js';
 import { parseZoneFile } from '../../../src/dns/zonefile.js';
+import { runTsx, type ScriptRun } from '../../helpers/outpost-process.js';
 import { testKeys } from './fixtures/keys.js';
 
 function parsed(text: string): ZoneRecord[] {
@@ -121,25 +121,8 @@ test('records: missing server key and a two-tier setup on one name are pointed o
 
 const entry = new URL('./fixtures/cli-entry.ts', import.meta.url).pathname;
 
-function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.OUTPOST_DATA_DIR;
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function runCli(args: string[]): Promise<ScriptRun> {
+  return runTsx([entry, ...args]);
 }
 
 test('outpost dns records reads the listeners, the rttl lists and the host key from config and data', async (t) => {

@@ -1,30 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startTestDns } from '../../helpers/dns.js';
+import { runTsx, type ScriptRun } from '../../helpers/outpost-process.js';
 
 const entry = new URL('../../fixtures/gen/cli-entry.ts', import.meta.url).pathname;
 
 /** Runs `outpost <args>` with only the gen commands registered; resolves with exit code and output. */
-function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function runCli(args: string[]): Promise<ScriptRun> {
+  return runTsx([entry, ...args]);
 }
 
 test('an authority releases, a server bootstraps and follows it through our DNS, and verifies peers', async (t) => {

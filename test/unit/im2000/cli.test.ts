@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+import { runTsx, type ScriptRun } from '../../helpers/outpost-process.js';
 
 /** Runs the im2000 and feed command groups in a child process (they are not in main.ts yet). */
-function runCommands(args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+function runCommands(args: string[], input = ''): Promise<ScriptRun> {
   const script = `
     import { Command } from 'commander';
     import { registerIm2000Commands } from './src/cli/im2000.ts';
@@ -19,23 +16,7 @@ function runCommands(args: string[], input = ''): Promise<{ code: number; stdout
     registerFeedCommands(program);
     await program.parseAsync(process.argv.slice(1), { from: 'user' });
   `;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, ...args], {
-      cwd: root,
-      stdio: 'pipe',
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
+  return runTsx(['--input-type=module', '-e', script, ...args], { input });
 }
 
 test('outpost im2000 keygen, records, send, status and recall work on the data dir', async (t) => {

@@ -1,42 +1,18 @@
 // `outpost sendmail` as a separate process writing into the queue that another process (this test,
 // standing in for a running server) has open: SQLite in WAL mode shared by two processes.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openSqliteStore, type SqliteStore } from '../../../src/queue/store/sqlite/index.js';
+import { runTsx, type ScriptRun } from '../../helpers/outpost-process.js';
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 const entry = fileURLToPath(new URL('./cli-entry.ts', import.meta.url));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runSendmail(args: string[], input: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: root, stdio: 'pipe' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+function runSendmail(args: string[], input: string): Promise<ScriptRun> {
+  return runTsx([entry, ...args], { input, killAfterMs: 60_000 });
 }
 
 /** A data directory with its store open in this process, as a running server would hold it. */

@@ -9,26 +9,13 @@ import { SMTPServer } from 'smtp-server';
 import { dnsxlName } from '../../../src/checks/dnsbl/dnsxl.js';
 import { createResolver } from '../../../src/dns/resolver.js';
 import { startTestDns } from '../../helpers/dns.js';
+import { runTsx, type ScriptRun } from '../../helpers/outpost-process.js';
 import { tempStore } from './fixtures.js';
 
 const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cli-entry.ts');
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, 'trustlist', ...args], {
-      stdio: 'pipe',
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function run(args: string[]): Promise<ScriptRun> {
+  return runTsx([entry, 'trustlist', ...args]);
 }
 
 async function dataDir(t: TestContext): Promise<string> {
