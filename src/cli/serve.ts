@@ -65,8 +65,14 @@ function installSignals(outpost: RunningOutpost, options: ServeOptions): void {
   process.on('SIGHUP', () => {
     loadRuntimeConfig(options).then(
       (config) => {
-        outpost.reload(config);
-        process.stdout.write('SIGHUP: configuration reloaded\n');
+        try {
+          outpost.reload(config);
+          process.stdout.write('SIGHUP: configuration reloaded\n');
+        } catch (error) {
+          process.stderr.write(
+            `outpost: SIGHUP: config not reloaded, keeping the running one:\n${describeError(error)}\n`,
+          );
+        }
       },
       (error: unknown) => {
         const text = error instanceof ConfigError ? error.message : describeError(error);

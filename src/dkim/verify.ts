@@ -63,6 +63,8 @@ interface ParsedSignature {
   expires: number | undefined;
   signature: string;
   bodyHash: string;
+  /** The domain of i=, when it has one. */
+  identityDomain: string | undefined;
 }
 
 /** A key record read once: the key, or the error code mailauth would give it. */
@@ -73,6 +75,8 @@ type ParsedKey =
       bits: number;
       hashes: string[] | undefined;
       forEmail: boolean;
+      /** t=s: the i= domain must be d= itself. */
+      sameDomainOnly: boolean;
     }
   | { error: 'EINVALIDVAL' | 'EINVALIDVER' | 'EINVALIDTYPE' }
   | typeof UNSUPPORTED;
@@ -83,10 +87,12 @@ const SELECTOR = new RegExp(`^${DOMAIN_LABEL}(?:\\.${DOMAIN_LABEL})*$`);
 const TIMESTAMP = /^[0-9]{1,12}$/;
 const BODY_LENGTH = /^[0-9]{1,15}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** i= as signers write it: an optional dot-atom local part, @, the domain (no quoted-printable escapes). */
+const IDENTITY = /^(?:[A-Za-z0-9!#$%&'*+\-/?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/?^_`{|}~]+)*)?@([^@]+)$/;
 const TAG_NAME = /^[a-z][a-z0-9_]*$/;
 const TAG_VALUE = /^[\x21-\x3a\x3c-\x7e]*$/;
 const FWS = /[ \t\r\n]+/g;
-const SIGNATURE_TAGS = new Set(['v', 'a', 'b', 'bh', 'c', 'd', 'h', 'l', 'q', 's', 't', 'x', 'z']);
+const SIGNATURE_TAGS = new Set(['v', 'a', 'b', 'bh', 'c', 'd', 'h', 'i', 'l', 'q', 's', 't', 'x', 'z']);
 const REQUIRED_TAGS = ['v', 'a', 'b', 'bh', 'd', 'h', 's'];
 const KEY_TAGS = new Set(['v', 'h', 'k', 'n', 'p', 's', 't']);
 const ALGORITHMS: Record<string, { keyType: 'rsa' | 'ed25519'; hash: HashName }> = {
@@ -149,6 +155,8 @@ function parseSignature(field: HeaderField): ParsedSignature | undefined {
   const domain = tags.get('d') as string;
   const selector = tags.get('s') as string;
   if (!DOMAIN_NAME.test(domain) || !SELECTOR.test(selector)) return undefined;
+  const identityDomain = identityDomainOf(tags.get('i'), domain);
+  if (identityDomain === null) return undefined;
   const q = tags.get('q');
   if (q !== undefined && q !== 'dns/txt') return undefined;
   for (const name of ['t', 'x']) {
@@ -185,7 +193,20 @@ function parseSignature(field: HeaderField): ParsedSignature | undefined {
     expires: x === undefined ? undefined : Number(x) * 1000,
     signature,
     bodyHash,
+    identityDomain,
   };
+}
+
+/**
+ * The domain of an i= value that is d= or a subdomain of it (RFC 6376 3.5); undefined without i=,
+ * null for anything else (left to the full verifier).
+ */
+function identityDomainOf(identity: string | undefined, domain: string): string | undefined | null {
+  if (identity === undefined) return undefined;
+  const identityDomain = IDENTITY.exec(identity)?.[1]?.toLowerCase();
+  if (identityDomain === undefined || !DOMAIN_NAME.test(identityDomain)) return null;
+  const signing = domain.toLowerCase();
+  return identityDomain === signing || identityDomain.endsWith(`.${signing}`) ? identityDomain : null;
 }
 
 /** Counts canonical body bytes and passes on the first `limit` of them (l=) to the hash. */
@@ -241,6 +262,18 @@ function signedHeaderData(signature: ParsedSignature, byName: Map<string, Header
   return Buffer.from(text, 'latin1');
 }
 
+/** A SubjectPublicKeyInfo, as published in practice, or the bare RSAPublicKey of RFC 6376 3.6.1. */
+function publicKeyFromDer(der: Buffer): KeyObject | undefined {
+  for (const type of ['spki', 'pkcs1'] as const) {
+    try {
+      return createPublicKey({ key: der, format: 'der', type });
+    } catch {
+      // Not this structure; try the next.
+    }
+  }
+  return undefined;
+}
+
 function parseKeyRecord(record: string): ParsedKey {
   if (record === '') return { error: 'EINVALIDVAL' };
   const tags = parseTagList(record);
@@ -262,12 +295,9 @@ function parseKeyRecord(record: string): ParsedKey {
   if (raw.length === 32 && declared === 'ed25519') {
     key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
   } else {
-    try {
-      key = createPublicKey({ key: raw, format: 'der', type: 'spki' });
-    } catch {
-      // A bare RSAPublicKey, or no key at all: the full verifier knows both.
-      return UNSUPPORTED;
-    }
+    const parsed = publicKeyFromDer(raw);
+    if (parsed === undefined) return { error: 'EINVALIDTYPE' };
+    key = parsed;
   }
   const keyType = key.asymmetricKeyType;
   if (keyType !== 'rsa' && keyType !== 'ed25519') return { error: 'EINVALIDTYPE' };
@@ -279,6 +309,7 @@ function parseKeyRecord(record: string): ParsedKey {
     bits: key.asymmetricKeyDetails?.modulusLength ?? 0,
     hashes,
     forEmail: services === undefined || services.includes('email') || services.includes('*'),
+    sameDomainOnly: tags.get('t')?.toLowerCase().split(':').includes('s') ?? false,
   };
 }
 
@@ -341,6 +372,13 @@ function judgeWithKey(
     return { result: 'policy', policyRule: 'weak-key' };
   }
   if (lookup.keyType !== signature.keyType) return { result: 'neutral', comment: 'inappropriate key algorithm' };
+  if (
+    lookup.sameDomainOnly &&
+    signature.identityDomain !== undefined &&
+    signature.identityDomain !== signature.domain.toLowerCase()
+  ) {
+    return { result: 'neutral', comment: 'domain mismatch' };
+  }
   const b = Buffer.from(signature.signature, 'base64');
   let good: boolean;
   try {

@@ -46,7 +46,12 @@ const STATE_KEY = 'policy';
 
 /** The stage runner of one listener: runs each stage's checks and turns their decision into replies. */
 export class ListenerPolicy {
-  constructor(private readonly options: PolicyOptions) {}
+  constructor(private options: PolicyOptions) {}
+
+  /** A reloaded config's checks and soft_bounce, for transactions that start from now on. */
+  reconfigure(changes: Pick<PolicyOptions, 'checks' | 'softBounce'>): void {
+    this.options = { ...this.options, ...changes };
+  }
 
   get hasChecks(): boolean {
     return this.options.checks.length > 0;

@@ -43,7 +43,7 @@ export interface RunningOutpost {
   resolver: CachingResolver;
   runner: QueueRunner;
   listening: ListeningOn[];
-  /** Applies a new config: domains, host name and policy take effect for new transactions. */
+  /** Applies a new config: domains, host name, checks and soft_bounce take effect for new transactions; throws (changing nothing) when its checks do not compile. */
   reload(config: Config): void;
   /** Stops accepting (421 to new connections), finishes open transactions and deliveries, closes the store. */
   stop(options?: { timeoutMs?: number }): Promise<void>;
@@ -182,6 +182,7 @@ export async function startOutpost(initial: Config, logger: Logger): Promise<Run
     closers.push(() => closeSharedGreylistStores());
     const listening: ListeningOn[] = [];
     const servers: SmtpServer[] = [];
+    const policies = new Map<string, ListenerPolicy>();
     closers.push(() =>
       Promise.allSettled(servers.map((s) => s.close({ timeoutMs: 0 }))).then(() => undefined),
     );
@@ -194,6 +195,7 @@ export async function startOutpost(initial: Config, logger: Logger): Promise<Run
         refuseAtGreeting: listener.profile === 'mx-trusted',
         logger,
       });
+      policies.set(listener.name, policy);
       const handlers = profileHandlers(
         listener,
         {
@@ -252,8 +254,15 @@ export async function startOutpost(initial: Config, logger: Logger): Promise<Run
       runner,
       listening,
       reload(next) {
+        // Compile every listener's checks first: a config that does not compile changes nothing.
+        const compiled = next.listeners.map((listener) => ({
+          policy: policies.get(listener.name),
+          checks: compileChecks(withDataPaths(next, profileChecks(listener.profile, listener.checks))),
+          softBounce: listener.soft_bounce,
+        }));
         config = next;
         recipients.setDomains(new Set(next.domains.map((d) => d.toLowerCase())));
+        for (const { policy, checks, softBounce } of compiled) policy?.reconfigure({ checks, softBounce });
         ensurePostmasters(layout.mail, next.domains).catch((error: unknown) =>
           logger.error({ err: error }, 'cannot create postmaster mailboxes'),
         );

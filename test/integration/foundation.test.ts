@@ -211,3 +211,29 @@ test('a node that runs a trust list serves it on the HTTP API and in the admin c
   );
   assert.equal((await fetch(`${base}/api/trustlist/entries`)).status, 401);
 });
+
+test('SIGHUP applies a listener’s new checks to new transactions', async (t) => {
+  const data = await tempDataDir(t);
+  const outpost = await startOutpostProcess(data);
+  t.after(() => outpost.child.kill('SIGKILL'));
+  const rcpt = async () => {
+    const client = await smtpConnect(outpost.smtpPort);
+    try {
+      await client.send('EHLO client.test');
+      await client.send('MAIL FROM:<bob@example.org>');
+      return await client.send('RCPT TO:<postmaster@localhost>');
+    } finally {
+      await client.close();
+    }
+  };
+  assert.equal((await rcpt()).code, 250);
+
+  const configFile = path.join(data, 'outpost.toml');
+  const config = await readFile(configFile, 'utf8');
+  await writeFile(configFile, `${config}[[listeners.checks]]\nuse = "greylist"\n`);
+  outpost.child.kill('SIGHUP');
+  const deadline = Date.now() + 10_000;
+  while (!outpost.stdout().includes('configuration reloaded') && Date.now() < deadline) await sleep(50);
+  const greylisted = await rcpt();
+  assert.deepEqual([greylisted.code, greylisted.enhanced], [451, '4.7.1'], greylisted.text);
+});

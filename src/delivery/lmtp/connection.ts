@@ -120,6 +120,17 @@ export class LmtpConnection {
     this.socket.write(dotStuffed(body));
   }
 
+  /** Still usable: not closed by either side, and nothing arrived unasked (a 421 while idle, say). */
+  get reusable(): boolean {
+    return this.failure === undefined && this.replies.length === 0 && this.lines.length === 0;
+  }
+
+  /** An idle connection must not keep the process alive; one in use must. */
+  setIdle(idle: boolean): void {
+    if (idle) this.socket.unref();
+    else this.socket.ref();
+  }
+
   /** Says QUIT without waiting for the answer, and closes. */
   close(): void {
     if (this.failure !== undefined) return;

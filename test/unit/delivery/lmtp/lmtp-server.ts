@@ -21,6 +21,8 @@ export interface Received {
 export interface TestLmtpServer extends Received {
   port: number;
   connections: number;
+  /** Closes every open connection from the server's side (as an idle timeout would). */
+  dropConnections(): void;
 }
 
 function serve(socket: Socket, scenario: LmtpScenario, received: Received): void {
@@ -61,6 +63,9 @@ function serve(socket: Socket, scenario: LmtpScenario, received: Received): void
     } else if (verb === 'DATA') {
       inData = true;
       say('354 Go ahead');
+    } else if (verb === 'RSET') {
+      accepted = [];
+      say('250 2.0.0 OK');
     } else if (verb === 'QUIT') {
       say('221 2.0.0 Bye');
       socket.end();
@@ -85,8 +90,16 @@ export async function startLmtpServer(
   scenario: LmtpScenario,
   socketPath?: string,
 ): Promise<TestLmtpServer> {
-  const state: TestLmtpServer = { port: 0, connections: 0, commands: [], messages: [] };
   const sockets = new Set<Socket>();
+  const state: TestLmtpServer = {
+    port: 0,
+    connections: 0,
+    commands: [],
+    messages: [],
+    dropConnections: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+  };
   const server: Server = createServer((socket) => {
     state.connections++;
     sockets.add(socket);

@@ -196,3 +196,84 @@ test('[delivery.lmtp] config: address forms, domains, defaults, errors', () => {
   assert.equal(servedByLmtp(tcp, 'Bob@BOX.test'), true);
   assert.equal(servedByLmtp(tcp, 'bob@other.test'), false);
 });
+
+async function deliverWith(
+  target: ReturnType<typeof createLmtpTarget>,
+  work: DeliveryBatch,
+): Promise<string[]> {
+  const prepared = await target.prepare(work);
+  const results = [...prepared.results, ...(await prepared.commit())];
+  return summary(new Map(results.map((r) => [r.rcptIndex, r])));
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+test('one connection carries several messages, with RSET between them, and close() QUITs it', async (t) => {
+  const server = await startLmtpServer(t, {});
+  const target = createLmtpTarget({ host: '127.0.0.1', port: server.port }, { lhloName: 'mx.test' });
+  t.after(() => target.close());
+  assert.deepEqual(await deliverWith(target, batch(['a@x.test'])), ['0 delivered 250']);
+  assert.deepEqual(await deliverWith(target, batch(['b@x.test', 'c@x.test'])), [
+    '0 delivered 250',
+    '1 delivered 250',
+  ]);
+  assert.deepEqual(await deliverWith(target, batch(['d@x.test'])), ['0 delivered 250']);
+  assert.equal(server.connections, 1);
+  assert.equal(server.messages.length, 3);
+  const verbs = server.commands.map((line) => line.split(' ')[0]);
+  assert.deepEqual(verbs, [
+    'LHLO',
+    'MAIL',
+    'RCPT',
+    'DATA',
+    'RSET',
+    'MAIL',
+    'RCPT',
+    'RCPT',
+    'DATA',
+    'RSET',
+    'MAIL',
+    'RCPT',
+    'DATA',
+  ]);
+  assert.equal(target.idleConnections(), 1);
+  target.close();
+  assert.equal(target.idleConnections(), 0);
+  await until(() => server.commands.at(-1) === 'QUIT');
+  assert.equal(server.commands.at(-1), 'QUIT');
+});
+
+test('an idle connection the server dropped is replaced, not a deferral', async (t) => {
+  const server = await startLmtpServer(t, {});
+  const target = createLmtpTarget({ host: '127.0.0.1', port: server.port }, { lhloName: 'mx.test' });
+  t.after(() => target.close());
+  assert.deepEqual(await deliverWith(target, batch(['a@x.test'])), ['0 delivered 250']);
+  server.dropConnections();
+  assert.deepEqual(await deliverWith(target, batch(['b@x.test'])), ['0 delivered 250']);
+  assert.equal(server.connections, 2);
+  assert.equal(server.messages.length, 2);
+});
+
+test('a connection is not reused after a lost reply, nor past its message limit', async (t) => {
+  let dropNext = true;
+  const server = await startLmtpServer(t, {
+    delivered: () => {
+      if (!dropNext) return '250 2.0.0 Saved';
+      dropNext = false;
+      return undefined;
+    },
+  });
+  const target = createLmtpTarget(
+    { host: '127.0.0.1', port: server.port },
+    { lhloName: 'mx.test', maxMessagesPerConnection: 1 },
+  );
+  t.after(() => target.close());
+  assert.deepEqual(await deliverWith(target, batch(['a@x.test'])), ['0 deferred 451']);
+  assert.equal(target.idleConnections(), 0);
+  assert.deepEqual(await deliverWith(target, batch(['b@x.test'])), ['0 delivered 250']);
+  assert.deepEqual(await deliverWith(target, batch(['c@x.test'])), ['0 delivered 250']);
+  assert.equal(server.connections, 3);
+  assert.equal(server.commands.filter((line) => line === 'RSET').length, 0);
+});
