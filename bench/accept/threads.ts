@@ -103,7 +103,8 @@ async function main(): Promise<void> {
   let lmtp = '';
   if (values['lmtp-sink']) {
     const sinkPort = randomPort();
-    sink = spawn('smtp-sink', ['-L', '-c', `127.0.0.1:${sinkPort}`, '1000'], { stdio: 'ignore' });
+    sink = spawn('smtp-sink', ['-L', '-u', 'nobody', `127.0.0.1:${sinkPort}`, '1000'], { stdio: 'ignore' });
+    await waitForPort(sinkPort);
     lmtp = `[delivery.lmtp]\naddress = "127.0.0.1:${sinkPort}"\ndomains = ["localhost"]\n`;
   }
   writeFileSync(
