@@ -143,7 +143,9 @@ function signData(algorithm: DkimAlgorithm, data: string, key: KeyObject): Promi
     return Promise.resolve(sign(null, hash('sha256', Buffer.from(data, 'latin1'), 'buffer'), key));
   }
   return new Promise((resolve, reject) => {
-    sign('sha256', Buffer.from(data, 'latin1'), key, (error, signature) => (error ? reject(error) : resolve(signature)));
+    sign('sha256', Buffer.from(data, 'latin1'), key, (error, signature) =>
+      error ? reject(error) : resolve(signature),
+    );
   });
 }
 
@@ -213,7 +215,7 @@ export async function signMessage(
 /** The header text (latin1) and the message in one new buffer, written in place rather than concatenated. */
 function prepend(text: string, message: Buffer): Buffer {
   const out = Buffer.allocUnsafe(text.length + message.length);
-  out.latin1Write(text, 0);
+  out.write(text, 0, 'latin1');
   message.copy(out, text.length);
   return out;
 }

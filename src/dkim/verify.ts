@@ -49,7 +49,6 @@ type HashName = 'sha256' | 'sha1';
 
 interface ParsedSignature {
   field: HeaderField;
-  tags: Map<string, string>;
   domain: string;
   selector: string;
   algorithm: 'rsa-sha256' | 'rsa-sha1' | 'ed25519-sha256';
@@ -179,7 +178,6 @@ function parseSignature(field: HeaderField): ParsedSignature | undefined {
   if (t !== undefined && x !== undefined && Number(x) <= Number(t)) return undefined;
   return {
     field,
-    tags,
     domain,
     selector,
     algorithm: algorithm as ParsedSignature['algorithm'],
@@ -371,7 +369,8 @@ function judgeWithKey(
   if (lookup.keyType === 'rsa' && lookup.bits < options.minKeyBits) {
     return { result: 'policy', policyRule: 'weak-key' };
   }
-  if (lookup.keyType !== signature.keyType) return { result: 'neutral', comment: 'inappropriate key algorithm' };
+  if (lookup.keyType !== signature.keyType)
+    return { result: 'neutral', comment: 'inappropriate key algorithm' };
   if (
     lookup.sameDomainOnly &&
     signature.identityDomain !== undefined &&
@@ -439,7 +438,7 @@ export async function verifyDkimSignatures(
         domain: signature.domain,
         selector: signature.selector,
         algorithm: signature.algorithm,
-        canonicalization: signature.tags.get('c') ?? signature.canonicalization,
+        canonicalization: signature.canonicalization,
         signature: signature.signature,
       };
       if (!signature.signedNames.includes('from')) {
@@ -451,7 +450,13 @@ export async function verifyDkimSignatures(
         return { ...base, result: 'fail', comment: 'body hash did not verify', ...underSized };
       }
       if (signature.hash === 'sha1') {
-        return { ...base, result: 'policy', comment: 'weak algorithm', policyRule: 'weak-algorithm', ...underSized };
+        return {
+          ...base,
+          result: 'policy',
+          comment: 'weak algorithm',
+          policyRule: 'weak-algorithm',
+          ...underSized,
+        };
       }
       const name = `${signature.selector}._domainkey.${signature.domain}`;
       let lookup = lookups.get(name);

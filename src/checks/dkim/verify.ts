@@ -79,7 +79,11 @@ const NOT_SIGNED: DKIMResult = {
  * Our verifier (src/dkim/verify.ts) for the messages it covers; mailauth in its strict mode for
  * the rest (ARC fields, unusual signature or key syntax), which also yields the ARC chain.
  */
-async function verifyMessage(message: Buffer, dns: Resolver, options: DkimVerifyOptions): Promise<DKIMVerifyResult> {
+async function verifyMessage(
+  message: Buffer,
+  dns: Resolver,
+  options: DkimVerifyOptions,
+): Promise<DKIMVerifyResult> {
   const verdict = await verifyDkimSignatures(message, dns, options);
   if (verdict === UNSUPPORTED) {
     return dkimVerify(message, {

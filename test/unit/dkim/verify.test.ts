@@ -125,8 +125,18 @@ async function bothAgree(dns: Resolver, signed: Buffer, minKeyBits = 1024, label
 test('our verifier agrees with mailauth on our own RSA and Ed25519 signatures', async (t) => {
   const { resolver } = await startTestDns(t, ZONES);
   const keys = [
-    { selector: 'rsa', algorithm: 'rsa-sha256' as const, privateKey: createPrivateKey(rsa.privateKeyPem), publicKeyDnsValue: '' },
-    { selector: 'ed', algorithm: 'ed25519-sha256' as const, privateKey: createPrivateKey(ed.privateKeyPem), publicKeyDnsValue: '' },
+    {
+      selector: 'rsa',
+      algorithm: 'rsa-sha256' as const,
+      privateKey: createPrivateKey(rsa.privateKeyPem),
+      publicKeyDnsValue: '',
+    },
+    {
+      selector: 'ed',
+      algorithm: 'ed25519-sha256' as const,
+      privateKey: createPrivateKey(ed.privateKeyPem),
+      publicKeyDnsValue: '',
+    },
   ];
   const signed = await signMessage(message, keys, { domain: 'sender.test', now: NOW });
   const verdicts = await bothAgree(resolver, signed);
@@ -137,7 +147,10 @@ test('our verifier agrees with mailauth on our own RSA and Ed25519 signatures', 
       ['ed', 'pass'],
     ],
   );
-  const tampered = Buffer.from(signed.toString('latin1').replace('Subject: test message', 'Subject: test massage'), 'latin1');
+  const tampered = Buffer.from(
+    signed.toString('latin1').replace('Subject: test message', 'Subject: test massage'),
+    'latin1',
+  );
   assert.deepEqual(
     (await bothAgree(resolver, tampered)).map((v) => [v.result, v.comment]),
     [
@@ -171,7 +184,12 @@ test('l= limits, expiry, rsa-sha1, h= without From and short keys get mailauth s
     ['revoked key', { selector: 'revoked', key: rsa }, 'neutral', 'invalid public key'],
     ['bad key version', { selector: 'badversion', key: rsa }, 'neutral', 'unknown key version'],
     ['no key record', { selector: 'gone', key: rsa }, 'neutral', 'no key'],
-    ['domain without DNS', { selector: 'rsa', key: rsa, domain: 'nowhere.invalid' }, 'temperror', 'DNS failure: EREFUSED'],
+    [
+      'domain without DNS',
+      { selector: 'rsa', key: rsa, domain: 'nowhere.invalid' },
+      'temperror',
+      'DNS failure: EREFUSED',
+    ],
   ];
   for (const [label, signer, result, comment] of cases) {
     const signed = await mailauthSigned(message, signer);
@@ -180,7 +198,10 @@ test('l= limits, expiry, rsa-sha1, h= without From and short keys get mailauth s
     assert.equal(verdict?.comment, comment, label);
   }
   const signedFrom = await mailauthSigned(message, { selector: 'rsa', key: rsa });
-  const withoutFrom = Buffer.from(signedFrom.toString('latin1').replace(/h=[^;]*;/, 'h=To:Subject;'), 'latin1');
+  const withoutFrom = Buffer.from(
+    signedFrom.toString('latin1').replace(/h=[^;]*;/, 'h=To:Subject;'),
+    'latin1',
+  );
   const unsignedFrom = (await bothAgree(resolver, withoutFrom))[0];
   assert.deepEqual([unsignedFrom?.result, unsignedFrom?.comment], ['neutral', 'From field not signed']);
   const partial = await mailauthSigned(message, { selector: 'rsa', key: rsa, maxBodyLength: 8 });
@@ -191,15 +212,59 @@ test('l= limits, expiry, rsa-sha1, h= without From and short keys get mailauth s
   assert.equal((await bothAgree(resolver, strictKeys, 4096))[0]?.policyRule, 'weak-key');
 });
 
-test('dkimpy signatures: simple bodies, l=, i= and rsa-sha1 agree with mailauth', { skip: noDkimpy }, async (t) => {
+test('dkimpy signatures: simple bodies, l=, i= and rsa-sha1 agree with mailauth', {
+  skip: noDkimpy,
+}, async (t) => {
   const { resolver } = await startTestDns(t, ZONES);
   const cases: [string, Parameters<typeof dkimpySigned>[1], string, string | undefined][] = [
-    ['simple/simple', { selector: 'rsa', key: rsa.dkimpyKey, c: ['simple', 'simple'], a: 'rsa-sha256' }, 'pass', undefined],
-    ['ed25519 relaxed/simple', { selector: 'ed', key: ed.dkimpyKey, c: ['relaxed', 'simple'], a: 'ed25519-sha256' }, 'pass', undefined],
-    ['l= whole body', { selector: 'rsa', key: rsa.dkimpyKey, c: ['relaxed', 'relaxed'], a: 'rsa-sha256', l: true }, 'pass', undefined],
-    ['i= subdomain', { selector: 'rsa', key: rsa.dkimpyKey, c: ['relaxed', 'relaxed'], a: 'rsa-sha256', i: 'bob@lists.sender.test' }, 'pass', undefined],
-    ['i= subdomain, key t=s', { selector: 'strict', key: rsa.dkimpyKey, c: ['relaxed', 'relaxed'], a: 'rsa-sha256', i: 'bob@lists.sender.test' }, 'neutral', 'domain mismatch'],
-    ['rsa-sha1', { selector: 'rsa', key: rsa.dkimpyKey, c: ['relaxed', 'relaxed'], a: 'rsa-sha1' }, 'policy', 'weak algorithm'],
+    [
+      'simple/simple',
+      { selector: 'rsa', key: rsa.dkimpyKey, c: ['simple', 'simple'], a: 'rsa-sha256' },
+      'pass',
+      undefined,
+    ],
+    [
+      'ed25519 relaxed/simple',
+      { selector: 'ed', key: ed.dkimpyKey, c: ['relaxed', 'simple'], a: 'ed25519-sha256' },
+      'pass',
+      undefined,
+    ],
+    [
+      'l= whole body',
+      { selector: 'rsa', key: rsa.dkimpyKey, c: ['relaxed', 'relaxed'], a: 'rsa-sha256', l: true },
+      'pass',
+      undefined,
+    ],
+    [
+      'i= subdomain',
+      {
+        selector: 'rsa',
+        key: rsa.dkimpyKey,
+        c: ['relaxed', 'relaxed'],
+        a: 'rsa-sha256',
+        i: 'bob@lists.sender.test',
+      },
+      'pass',
+      undefined,
+    ],
+    [
+      'i= subdomain, key t=s',
+      {
+        selector: 'strict',
+        key: rsa.dkimpyKey,
+        c: ['relaxed', 'relaxed'],
+        a: 'rsa-sha256',
+        i: 'bob@lists.sender.test',
+      },
+      'neutral',
+      'domain mismatch',
+    ],
+    [
+      'rsa-sha1',
+      { selector: 'rsa', key: rsa.dkimpyKey, c: ['relaxed', 'relaxed'], a: 'rsa-sha1' },
+      'policy',
+      'weak algorithm',
+    ],
   ];
   for (const [label, config, result, comment] of cases) {
     const verdict = (await bothAgree(resolver, await dkimpySigned(message, config)))[0];
@@ -214,7 +279,10 @@ test('unsigned messages have no verdicts; ARC fields and unusual syntax are left
   assert.notEqual(unsigned, UNSUPPORTED);
   assert.deepEqual((unsigned as MessageVerdict).signatures, []);
   const signed = await mailauthSigned(message, { selector: 'rsa', key: rsa });
-  const withArc = Buffer.concat([Buffer.from('ARC-Seal: i=1; a=rsa-sha256; cv=none; d=x.test; s=s; b=\r\n'), signed]);
+  const withArc = Buffer.concat([
+    Buffer.from('ARC-Seal: i=1; a=rsa-sha256; cv=none; d=x.test; s=s; b=\r\n'),
+    signed,
+  ]);
   assert.equal(await verifyDkimSignatures(withArc, resolver, { minKeyBits: 1024, now: NOW }), UNSUPPORTED);
   const upperTag = Buffer.from(signed.toString('latin1').replace('s=rsa;', 'S=rsa;'), 'latin1');
   assert.equal(await verifyDkimSignatures(upperTag, resolver, { minKeyBits: 1024, now: NOW }), UNSUPPORTED);
