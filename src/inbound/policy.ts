@@ -33,7 +33,8 @@ export interface PolicyState {
   sessionQuarantine?: Quarantine;
   /** A quarantine decided in the current transaction. */
   quarantine?: Quarantine;
-  dns: ReturnType<typeof createMessageDns>;
+  /** The transaction's budgeted DNS view; made when a stage first has checks to run. */
+  dns?: ReturnType<typeof createMessageDns>;
 }
 
 /** Which check sent the message to the Junk folder, and why. */
@@ -60,11 +61,7 @@ export class ListenerPolicy {
   state(session: SessionInfo): PolicyState {
     let state = session.state[STATE_KEY] as PolicyState | undefined;
     if (!state) {
-      state = {
-        sessionResults: new Map(),
-        results: new Map(),
-        dns: createMessageDns(this.options.resolver, this.options.dnsBudget),
-      };
+      state = { sessionResults: new Map(), results: new Map() };
       session.state[STATE_KEY] = state;
     }
     return state;
@@ -74,7 +71,8 @@ export class ListenerPolicy {
   beginTransaction(session: SessionInfo): void {
     const state = this.state(session);
     state.results = new Map();
-    state.dns = createMessageDns(this.options.resolver, this.options.dnsBudget);
+    // Its own DNS budget: the next stage with checks makes a fresh view (a listener without checks never does).
+    delete state.dns;
     delete state.quarantine;
   }
 
@@ -99,6 +97,7 @@ export class ListenerPolicy {
   ): Promise<Reply | undefined> {
     const state = this.state(session);
     if (!this.options.checks.some((check) => check.stage === stage)) return undefined;
+    state.dns ??= createMessageDns(this.options.resolver, this.options.dnsBudget);
     const sessionStage = stage === 'connect' || stage === 'helo';
     const base: StageContext = {
       client: { ip: plainIp(session.remoteAddress), port: session.remotePort },

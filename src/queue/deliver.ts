@@ -25,8 +25,6 @@ export interface MessageWork {
 
 export interface DeliverDeps {
   store: Store;
-  /** Store.complete, or a batcher that shares one call among deliveries finishing together. */
-  complete: Store['complete'];
   targets: Record<string, DeliveryTarget>;
   retry: RetryPolicy;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -156,7 +154,7 @@ async function record(
 ): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await deps.complete(outcomes, notices);
+      await deps.store.complete(outcomes, notices);
       return true;
     } catch (error) {
       const fields = { queueId: work.messageId, err: describeError(error), attempt };

@@ -9,7 +9,6 @@ import type { DeliveryTarget } from '../delivery/types.js';
 import type { DeliveryMetrics } from '../metrics/registry.js';
 import { deliverMessage, type MessageWork } from './deliver.js';
 import type { NoticeOptions } from './notices.js';
-import { OutcomeBatcher } from './outcome-batcher.js';
 import { defaultRetryPolicy, type RetryPolicy } from './retry.js';
 import type { LeasedRecipient, Store } from './store/types.js';
 
@@ -43,7 +42,6 @@ export class QueueRunner {
   private readonly clock: () => number;
   private readonly owner: string;
   private readonly retry: RetryPolicy;
-  private readonly outcomes: OutcomeBatcher;
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
@@ -60,7 +58,6 @@ export class QueueRunner {
     this.clock = options.clock ?? Date.now;
     this.owner = options.owner ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
     this.retry = options.retry ?? defaultRetryPolicy;
-    this.outcomes = new OutcomeBatcher(options.store);
   }
 
   start(): void {
@@ -172,7 +169,6 @@ export class QueueRunner {
     try {
       await deliverMessage(work, {
         store: this.options.store,
-        complete: (outcomes, notices = []) => this.outcomes.record(outcomes, notices),
         targets: this.options.targets,
         retry: this.retry,
         logger: this.options.logger,

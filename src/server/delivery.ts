@@ -55,17 +55,16 @@ export async function buildDelivery(deps: DeliveryDeps): Promise<DeliveryAssembl
     }),
   );
   const lmtpConfig = config.delivery.lmtp;
+  const lmtp = lmtpConfig
+    ? createLmtpTarget(lmtpConfig.address, {
+        lhloName: lmtpConfig.lhlo ?? config.hostname,
+        timeoutMs: lmtpConfig.timeout,
+      })
+    : undefined;
   const targets: Record<string, DeliveryTarget> = {
     maildir: createMaildirTarget({ root: deps.mailRoot, hostname: config.hostname }),
     smtp,
-    ...(lmtpConfig
-      ? {
-          lmtp: createLmtpTarget(lmtpConfig.address, {
-            lhloName: lmtpConfig.lhlo ?? config.hostname,
-            timeoutMs: lmtpConfig.timeout,
-          }),
-        }
-      : {}),
+    ...(lmtp ? { lmtp } : {}),
     ...(deps.im2000 ? { 'post-office': deps.im2000.target } : {}),
   };
   const localOrSmtp = (route: RecipientRoute): string => {
@@ -83,6 +82,9 @@ export async function buildDelivery(deps: DeliveryDeps): Promise<DeliveryAssembl
       }
       return localOrSmtp(route);
     },
-    close: () => smtp.close(),
+    async close() {
+      lmtp?.close();
+      await smtp.close();
+    },
   };
 }
