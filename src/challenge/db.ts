@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openStateDatabase } from '../core/state-db.js';
 
 /** Where a held message stands: waiting for its sender, or finished one way or another. */
 export type PendingState = 'pending' | 'released' | 'discarded' | 'expired';
@@ -95,12 +94,8 @@ export class ChallengeDb {
 
   /** Opens (creating when missing) the database at `file`; its directory is created too. */
   constructor(readonly file: string) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
     // The server and CLI commands (release, whitelist) share the file.
-    this.db.pragma('busy_timeout = 2000');
+    this.db = openStateDatabase(file, 'FULL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS pending (

@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openStateDatabase } from '../core/state-db.js';
 import type { Triplet } from './triplet.js';
 
 /** Greylisting's timing, in milliseconds. */
@@ -62,12 +62,8 @@ export class GreylistStore {
 
   /** Opens (creating when missing) the database at `file`; its directory is created too. */
   constructor(readonly file: string) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
     // Several processes (listeners in their own workers) may share the file.
-    this.db.pragma('busy_timeout = 2000');
+    this.db = openStateDatabase(file, 'NORMAL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS triplets (
         network TEXT NOT NULL,

@@ -2,18 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { ChallengeService, ConfirmOutcome } from '../challenge/service.js';
 import { OutpostError } from '../core/errors.js';
-
-function parseOr400<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new OutpostError(
-      'BAD_REQUEST',
-      `${issue?.path.join('.') || 'request'}: ${issue?.message ?? 'invalid'}`,
-    );
-  }
-  return result.data;
-}
+import { parseRequest } from './errors.js';
 
 const listQuery = z.object({
   user: z.string().min(3).optional(),
@@ -31,7 +20,7 @@ const whitelistBody = z.object({ user: z.string().min(3), sender: z.string().min
 export function challengeApiRoutes(service: ChallengeService) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get('/api/challenge', async (request) => {
-      const query = parseOr400(listQuery, request.query);
+      const query = parseRequest(listQuery, request.query, 'query');
       return {
         pending: service.listPending({
           limit: query.limit,
@@ -41,15 +30,15 @@ export function challengeApiRoutes(service: ChallengeService) {
     });
 
     app.post('/api/challenge/:id/release', async (request) => {
-      const { id } = parseOr400(idParams, request.params);
-      const { whitelist } = parseOr400(releaseBody, request.body ?? undefined);
+      const { id } = parseRequest(idParams, request.params, 'params');
+      const { whitelist } = parseRequest(releaseBody, request.body, 'body');
       const released = await service.release(id, { whitelist });
       if (!released) throw new OutpostError('NOT_FOUND', `No held message ${id} waiting`);
       return released;
     });
 
     app.post('/api/challenge/:id/discard', async (request) => {
-      const { id } = parseOr400(idParams, request.params);
+      const { id } = parseRequest(idParams, request.params, 'params');
       if (!(await service.discard(id, 'discarded through the HTTP API'))) {
         throw new OutpostError('NOT_FOUND', `No held message ${id} waiting`);
       }
@@ -57,18 +46,18 @@ export function challengeApiRoutes(service: ChallengeService) {
     });
 
     app.get('/api/challenge/whitelist', async (request) => {
-      const { user } = parseOr400(whitelistQuery, request.query);
+      const { user } = parseRequest(whitelistQuery, request.query, 'query');
       return { whitelist: service.whitelist(user) };
     });
 
     app.post('/api/challenge/whitelist', async (request) => {
-      const { user, sender } = parseOr400(whitelistBody, request.body);
+      const { user, sender } = parseRequest(whitelistBody, request.body, 'body');
       service.addToWhitelist(user, sender, 'operator');
       return { whitelist: service.whitelist(user) };
     });
 
     app.delete('/api/challenge/whitelist', async (request) => {
-      const { user, sender } = parseOr400(whitelistBody, request.body);
+      const { user, sender } = parseRequest(whitelistBody, request.body, 'body');
       if (!service.removeFromWhitelist(user, sender)) {
         throw new OutpostError('NOT_FOUND', `${sender} is not on the whitelist of ${user}`);
       }

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { type ErrorCode, Errors, isOutpostError } from '../core/errors.js';
+import type { z } from 'zod';
+import { type ErrorCode, Errors, isOutpostError, OutpostError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 
 /** The JSON body of every HTTP error: a stable code from the catalogue and a message. */
@@ -9,6 +10,19 @@ export interface ErrorBody {
 
 export function errorBody(code: ErrorCode, message?: string): ErrorBody {
   return { error: { code, message: message ?? Errors[code].smtp[2] } };
+}
+
+/**
+ * A request part (query, body, params) checked against its schema; BAD_REQUEST naming the first
+ * offending field otherwise (`what` when the problem is the whole value).
+ */
+export function parseRequest<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new OutpostError('BAD_REQUEST', `${issue?.path.join('.') || what}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data;
 }
 
 /** Turns every failure into the catalogue's JSON error; never a stack trace on the wire. */

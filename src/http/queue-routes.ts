@@ -9,6 +9,7 @@ import {
   removeMessage,
 } from '../queue/operations.js';
 import { RECIPIENT_STATUSES, type RecipientStatus, type Store } from '../queue/store/types.js';
+import { parseRequest } from './errors.js';
 
 const listQuery = z.object({
   status: z.enum(RECIPIENT_STATUSES).optional(),
@@ -16,18 +17,6 @@ const listQuery = z.object({
   recipient: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
-
-function parseOr400<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new OutpostError(
-      'BAD_REQUEST',
-      `${issue?.path.join('.') || 'query'}: ${issue?.message ?? 'invalid'}`,
-    );
-  }
-  return result.data;
-}
 
 export interface QueueRouteOptions {
   /** Called after an action made work due (release, flush, requeue): the runner's kick(). */
@@ -38,7 +27,7 @@ export interface QueueRouteOptions {
 export function queueRoutes(store: Store, options: QueueRouteOptions = {}) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get('/api/queue', async (request) => {
-      const query = parseOr400(listQuery, request.query);
+      const query = parseRequest(listQuery, request.query, 'query');
       const filter: { status?: RecipientStatus; sender?: string; recipient?: string; limit: number } = {
         limit: query.limit,
       };

@@ -1,8 +1,5 @@
-// The post office's state in SQLite (im2000.db in the data dir): the sender's stored messages and
-// per-recipient notice state, the messages this post office pulled, and seen feed items.
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openStateDatabase } from '../core/state-db.js';
 import { type MessageStatus, OPEN_STATUSES, type RecipientState, type RecipientStatus } from './protocol.js';
 
 /** The database file name inside the data dir. */
@@ -122,12 +119,8 @@ export class Im2000Store {
   private readonly db: Database.Database;
 
   constructor(readonly file: string) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
     // The CLI writes into the same file as the running server.
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openStateDatabase(file, 'NORMAL', 5000);
     this.db.exec(SCHEMA);
   }
 

@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client): one registry per running outpost, small recording functions
 // the inbound side and the queue runner call, and the queue depth read from the store on scrape.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { type QueueStats, RECIPIENT_STATUSES, type RecipientStatus } from '../queue/store/types.js';
+import { type QueueStats, RECIPIENT_STATUSES } from '../queue/store/types.js';
 
 /** What the queue runner records. */
 export interface DeliveryMetrics {

@@ -1,8 +1,5 @@
-// What the Outbox watcher has started to send, kept apart from the queue so that a crash between
-// queueing a message and moving its file out of the Outbox never sends it twice.
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openStateDatabase } from '../core/state-db.js';
 
 /**
  * - pending: about to be queued under queueId; whether it was depends on the queue holding queueId.
@@ -36,11 +33,7 @@ export class OutboxJournal {
     readonly file: string,
     private readonly now: () => number = Date.now,
   ) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 2000');
+    this.db = openStateDatabase(file, 'FULL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS outbox (
         file TEXT PRIMARY KEY,

@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openStateDatabase } from '../core/state-db.js';
 import { networkOf } from '../greylist/triplet.js';
 import type { RateLimitConfig } from './config.js';
 
@@ -71,11 +70,7 @@ export class RateLimiter {
     private readonly config: RateLimitConfig,
     private readonly now: () => number = Date.now,
   ) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 2000');
+    this.db = openStateDatabase(file, 'NORMAL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS usage (
         subject TEXT NOT NULL,

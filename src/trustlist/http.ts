@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { OutpostError } from '../core/errors.js';
+import { parseRequest } from '../http/errors.js';
 import { authenticationResultsOf, senderAddress } from './evidence.js';
 import {
   admissionReport,
@@ -60,18 +61,6 @@ const auditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(10_000).default(100),
 });
 
-function parsed<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value ?? {});
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new OutpostError(
-      'BAD_REQUEST',
-      `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`,
-    );
-  }
-  return result.data;
-}
-
 /** The network named in the path ("192.0.2.0%2F24" arrives decoded). */
 function networkParam(request: FastifyRequest): string {
   return (request.params as { network: string }).network;
@@ -93,7 +82,7 @@ export function trustlistRoutes(store: TrustListStore, options: TrustlistRouteOp
   const actorOf = options.actor ?? (() => 'api');
   return async (app: FastifyInstance): Promise<void> => {
     app.post('/api/trustlist/complaints', async (request, reply) => {
-      const body = parsed(complaintBody, request.body);
+      const body = parseRequest(complaintBody, request.body, 'body');
       const authenticationResults = body.authentication_results ?? authenticationResultsOf(body.message);
       const ip = body.ip ?? senderAddress(body.message, authenticationResults);
       if (!ip) {
@@ -114,7 +103,7 @@ export function trustlistRoutes(store: TrustListStore, options: TrustlistRouteOp
     });
 
     app.get('/api/trustlist/entries', async (request) => {
-      const query = parsed(listQuery, request.query);
+      const query = parseRequest(listQuery, request.query, 'query');
       return { entries: store.list(query) };
     });
 
@@ -125,12 +114,16 @@ export function trustlistRoutes(store: TrustListStore, options: TrustlistRouteOp
     });
 
     app.post('/api/trustlist/entries', async (request, reply) => {
-      const body = parsed(entryBody, request.body);
+      const body = parseRequest(entryBody, request.body, 'body');
       return reply.code(201).send(store.add(body, actorOf(request)));
     });
 
     app.patch('/api/trustlist/entries/:network', async (request) => {
-      return store.update(networkParam(request), parsed(changesBody, request.body), actorOf(request));
+      return store.update(
+        networkParam(request),
+        parseRequest(changesBody, request.body, 'body'),
+        actorOf(request),
+      );
     });
 
     app.delete('/api/trustlist/entries/:network', async (request) => {
@@ -153,7 +146,7 @@ export function trustlistRoutes(store: TrustListStore, options: TrustlistRouteOp
     });
 
     app.get('/api/trustlist/audit', async (request) => {
-      return { audit: store.auditLog(parsed(auditQuery, request.query)) };
+      return { audit: store.auditLog(parseRequest(auditQuery, request.query, 'query')) };
     });
   };
 }

@@ -5,7 +5,6 @@ import {
   type QueueFilter,
   RECIPIENT_STATUSES,
   type RecipientRow,
-  type RecipientStatus,
   type Store,
 } from '../../queue/store/types.js';
 import { type AdminContext, finishAction, frameOf, param, sendPage } from './context.js';
