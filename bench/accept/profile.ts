@@ -9,10 +9,10 @@
 // path without local delivery's fsyncs competing for the disk.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { randomPort, waitForPort } from './net.js';
 
 const { values } = parseArgs({
   options: {
@@ -35,29 +35,6 @@ interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
-}
-
-function randomPort(): number {
-  return 20_000 + Math.floor(Math.random() * 20_000);
-}
-
-function waitForPort(port: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('data', () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`nothing answers on port ${port}`));
-        else setTimeout(attempt, 200);
-      });
-    };
-    attempt();
-  });
 }
 
 function run(command: string, args: string[]): Promise<void> {

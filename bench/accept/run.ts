@@ -21,6 +21,7 @@ import { connect, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { randomPort, waitForPort } from './net.js';
 
 const { values } = parseArgs({
   options: {
@@ -56,29 +57,6 @@ interface Figures {
   cpuMsPerMessage: number;
   /** How long the server kept working after the load ended (outpost: local delivery catching up). */
   drainSeconds: number;
-}
-
-function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('data', () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`nothing answers on port ${port}`));
-        else setTimeout(attempt, 200);
-      });
-    };
-    attempt();
-  });
-}
-
-function freePort(): number {
-  return 20_000 + Math.floor(Math.random() * 20_000);
 }
 
 function processTree(rootPid: number): number[] {
@@ -133,7 +111,7 @@ function stopChild(child: ChildProcess): Promise<void> {
  */
 async function startOutpost(lmtpSink: boolean): Promise<Server> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-accept-outpost-'));
-  const port = freePort();
+  const port = randomPort();
   const sink = lmtpSink ? await startSink(['-L']) : undefined;
   const lmtp = sink ? `[delivery.lmtp]\naddress = "127.0.0.1:${sink.port}"\ndomains = ["localhost"]\n` : '';
   writeFileSync(
@@ -165,7 +143,7 @@ async function startOutpost(lmtpSink: boolean): Promise<Server> {
 /** A private Postfix instance: its own config and queue, smtpd on one port, every message put on hold. */
 async function startPostfix(): Promise<Server> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-accept-postfix-'));
-  const port = freePort();
+  const port = randomPort();
   for (const sub of ['etc', 'queue', 'data']) mkdirSync(path.join(dir, sub));
   const uid = Number(execFileSync('id', ['-u', 'postfix'], { encoding: 'utf8' }).trim());
   chownSync(path.join(dir, 'data'), uid, -1);
@@ -223,7 +201,7 @@ async function startPostfix(): Promise<Server> {
 
 /** smtp-sink; extra arguments such as -L (speak LMTP). */
 async function startSink(extra: string[] = []): Promise<Server> {
-  const port = freePort();
+  const port = randomPort();
   const child = spawn('smtp-sink', [...extra, '-u', 'nobody', `127.0.0.1:${port}`, '1000'], {
     stdio: 'ignore',
   });

@@ -7,10 +7,10 @@
 //   npx tsx bench/accept/threads.ts [--messages 4000] [--rounds 2] [--persistent] [--lmtp-sink]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { randomPort, waitForPort } from './net.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,10 +23,6 @@ const { values } = parseArgs({
 });
 const root = path.resolve(import.meta.dirname, '../..');
 const TICK_MS = 1000 / 100; // USER_HZ
-
-function randomPort(): number {
-  return 20_000 + Math.floor(Math.random() * 20_000);
-}
 
 /** CPU ms per thread name (libuv pool, V8 GC helpers, main and worker threads) of one process. */
 function threadCpu(pid: number): Map<string, number> {
@@ -49,25 +45,6 @@ function threadCpu(pid: number): Map<string, number> {
 
 function total(cpu: Map<string, number>): number {
   return [...cpu.values()].reduce((sum, ms) => sum + ms, 0);
-}
-
-function waitForPort(port: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('data', () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`nothing answers on port ${port}`));
-        else setTimeout(attempt, 200);
-      });
-    };
-    attempt();
-  });
 }
 
 function smtpSource(args: string[]): Promise<void> {
