@@ -3,7 +3,7 @@ import { mtamarkName } from '../checks/mtamark/index.js';
 import { normalizeName, reverseName, reverseNetworkName24, reverseNetworkName64 } from '../dns/names.js';
 import { formatRecord } from '../dns/presentation.js';
 import { splitCharacterStrings, type ZoneRecord } from '../dns/records.js';
-import { type DkimSigningKey, dkimRecordName, dkimTxtRecord } from './keys.js';
+import { type DkimSigningKey, dkimRecordName, dkimTxtRecord, hostCandidates } from './keys.js';
 
 /** What an operator publishes, in groups with a heading; later mechanisms add their own groups. */
 export interface DnsRecordSection {
@@ -200,19 +200,23 @@ function mxHostsSection(input: DnsRecordsInput, ttl: number): DnsRecordSection |
   return { title: 'MX hosts (trusted MX first)', notes, records };
 }
 
-/** The host's server signature: a DKIM key with d= the host name, which a trusted MX asks for. */
+/**
+ * The host's server signature, which a trusted MX asks for: a DKIM key with d= the host name or the
+ * nearest parent that has keys (the same choice outbound signing makes).
+ */
 function serverSignatureSection(input: DnsRecordsInput, ttl: number): DnsRecordSection {
   const host = normalizeName(input.hostname);
-  const title = `server signature of ${host} (DKIM d=${host})`;
-  if (input.domains.map(normalizeName).includes(host)) {
+  const signer = hostCandidates(host).find((name) => input.dkimKeys.has(name)) ?? host;
+  const title = `server signature of ${host} (DKIM d=${signer})`;
+  if (input.domains.map(normalizeName).includes(signer)) {
     return {
       title,
-      notes: [`the DKIM keys of the mail domain ${host} below sign as the server too`],
+      notes: [`the DKIM keys of the mail domain ${signer} below sign as the server too`],
       records: [],
     };
   }
-  const keys = input.dkimKeys.get(host) ?? [];
-  const records = keys.map((key) => txt(dkimRecordName(key.selector, host), dkimTxtRecord(key), ttl));
+  const keys = input.dkimKeys.get(signer) ?? [];
+  const records = keys.map((key) => txt(dkimRecordName(key.selector, signer), dkimTxtRecord(key), ttl));
   const notes = keys.length === 0 ? [`no server key yet: run "outpost dkim keygen ${host}"`] : [];
   return { title, notes, records };
 }

@@ -173,3 +173,16 @@ test('outpost dns records reads the listeners, the rttl lists and the host key f
   assert.match(out.stdout, /ask trust\.example\.net to list 192\.0\.2\.25/);
   assert.match(out.stdout, /ask other\.example to list 192\.0\.2\.25/);
 });
+
+test('records: a server key on a parent of the host name is published there, as outbound signing uses it', async () => {
+  const { rsa } = await testKeys;
+  const text = renderDnsRecords({
+    hostname: 'mx1.out.example.net',
+    domains: ['example.org'],
+    dkimKeys: new Map([['out.example.net', [rsa]]]),
+  });
+  assert.match(text, /; server signature of mx1\.out\.example\.net \(DKIM d=out\.example\.net\)/);
+  const names = parsed(text).map((record) => record.name);
+  assert.ok(names.includes(`${rsa.selector}._domainkey.out.example.net`), names.join(', '));
+  assert.doesNotMatch(text, /no server key yet/);
+});
