@@ -68,7 +68,6 @@ export async function fakeInternet(
   const offices = new Map<string, PostOffice>();
   for (const spec of world.offices) {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), `outpost-${spec.domain}-`));
-    t.after(() => rm(dataDir, { recursive: true, force: true }));
     const hostname = `mx.${spec.domain}`;
     const config = parseConfig(
       {
@@ -83,8 +82,15 @@ export async function fakeInternet(
       `<fake internet: ${spec.domain}>`,
       {},
     );
-    const outpost = await startOutpost(config, silentLogger());
-    t.after(() => outpost.stop({ timeoutMs: 1000 }));
+    const outpost = await startOutpost(config, silentLogger()).catch(async (error: unknown) => {
+      await rm(dataDir, { recursive: true, force: true });
+      throw error;
+    });
+    // node:test runs after-hooks in the order they were added: stop first, then remove its data.
+    t.after(async () => {
+      await outpost.stop({ timeoutMs: 1000 });
+      await rm(dataDir, { recursive: true, force: true });
+    });
     const mail = dataLayout(config).mail;
     for (const user of spec.users ?? []) {
       const address = `${user}@${spec.domain}`;

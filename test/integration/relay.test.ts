@@ -79,7 +79,11 @@ async function startOffice(t: TestContext, config: Config): Promise<Office> {
     stopped = true;
     await stop(options);
   };
-  t.after(() => outpost.stop({ timeoutMs: 1000 }));
+  // node:test runs after-hooks in the order they were added: stop first, then remove its data.
+  t.after(async () => {
+    await outpost.stop({ timeoutMs: 1000 });
+    await rm(config.data_dir, { recursive: true, force: true });
+  });
   const mail = dataLayout(config).mail;
   return {
     config,
@@ -98,10 +102,9 @@ async function startOffice(t: TestContext, config: Config): Promise<Office> {
   };
 }
 
-async function tempDir(t: TestContext, name: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), `outpost-relay-${name}-`));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
+/** A data folder; the office started on it removes it after stopping. */
+function tempDir(name: string): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), `outpost-relay-${name}-`));
 }
 
 /** Mailboxes for local users (kept across a restart); `password` makes the first one a submission user. */
@@ -128,8 +131,8 @@ interface World {
 
 /** DNS, A (submission + mx, DKIM keys) and B (mx with the dkim check), each with its users. */
 async function startWorld(t: TestContext): Promise<World> {
-  const aData = await tempDir(t, 'a');
-  const bData = await tempDir(t, 'b');
+  const aData = await tempDir('a');
+  const bData = await tempDir('b');
   const records = await keygen(aData, A.domain);
   const dns = await startTestDns(t, worldZone(records));
   // Both MX hosts listen on this one port, each on its own address, as on port 25.

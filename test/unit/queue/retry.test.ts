@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultRetryPolicy, nextAttempt } from '../../../src/queue/retry.js';
+import { defaultRetryPolicy, nextAttempt, retryLifeStart } from '../../../src/queue/retry.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -39,4 +39,19 @@ test('jitter spreads the delay within its bounds and is off by default', () => {
     nextAttempt(1, received, now, defaultRetryPolicy, () => 0),
     { at: now + MIN },
   );
+});
+
+test('the retry life starts at the later release, not at reception', () => {
+  const released = received + 6 * 24 * HOUR;
+  const now = released + MIN;
+  assert.equal(retryLifeStart({ receivedAt: received }), received, 'never moved: reception');
+  assert.equal(retryLifeStart({ receivedAt: received, expiryBase: released }), released);
+  assert.deepEqual(
+    nextAttempt(1, received, now),
+    { expired: true },
+    'counted from reception it would expire',
+  );
+  assert.deepEqual(nextAttempt(1, retryLifeStart({ receivedAt: received, expiryBase: released }), now), {
+    at: now + MIN,
+  });
 });

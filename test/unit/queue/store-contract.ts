@@ -287,6 +287,61 @@ function contract(name: string, openStore: OpenStore): void {
     assert.equal(await store.flush(), 0, 'nothing deferred into the future any more');
   });
 
+  test(`${name}: release, requeue and setFolder restart the retry life a lease carries; hold and flush do not`, async (t) => {
+    const { store } = await openFresh(t, openStore);
+    const held = sampleMessage({
+      recipients: [
+        { address: 'bob@rcpt.example', target: 'smtp', status: 'held' },
+        { address: 'carol@far.example', target: 'smtp' },
+      ],
+    });
+    await store.enqueue(held);
+    const [fresh] = await lease(store, T0, 100, 1000);
+    assert.equal(fresh?.rcptIndex, 1, 'the held recipient is not leased');
+    assert.equal(fresh?.expiryBase, T0, 'a recipient never moved lives from its reception');
+
+    const beforeRelease = Date.now();
+    assert.equal(await store.setStatus(held.id, ['held'], 'queued'), 1);
+    const released = (await lease(store, Date.now() + 1, 100, 1000)).find((r) => r.rcptIndex === 0);
+    assert.ok(released, 'the released recipient is due now');
+    assert.equal(released.receivedAt, T0, 'reception itself is unchanged');
+    assert.ok(
+      (released.expiryBase ?? 0) >= beforeRelease,
+      `released: life starts at the release (${released.expiryBase} < ${beforeRelease})`,
+    );
+
+    const expired = sampleMessage({ recipients: [{ address: 'dave@far.example', target: 'smtp' }] });
+    const deferred = sampleMessage({ recipients: [{ address: 'erin@far.example', target: 'smtp' }] });
+    const junk = sampleMessage({
+      recipients: [{ address: 'frank@rcpt.example', target: 'maildir', folder: 'Junk' }],
+    });
+    for (const m of [expired, deferred, junk]) await store.enqueue(m);
+    await lease(store, T0, 100, 1000);
+    await store.complete([
+      { messageId: expired.id, rcptIndex: 0, status: 'expired', reply: '451 4.4.1 too old' },
+      {
+        messageId: deferred.id,
+        rcptIndex: 0,
+        status: 'deferred',
+        reply: '451 x',
+        nextAttemptAt: Date.now() + 3_600_000,
+      },
+      { messageId: junk.id, rcptIndex: 0, status: 'delivered', reply: '250 ok' },
+    ]);
+    // Moves to a status other than 'queued' keep the clock; flush only makes a deferral due now.
+    assert.equal(await store.setStatus(deferred.id, ['deferred'], 'held'), 1);
+    assert.equal(await store.setStatus(deferred.id, ['held'], 'deferred'), 1);
+    assert.equal(await store.flush(deferred.id), 1);
+    const beforeRequeue = Date.now();
+    assert.equal(await store.setStatus(expired.id, ['expired'], 'queued'), 1);
+    assert.equal(await store.setFolder(junk.id, ''), 1);
+    const again = await lease(store, Date.now() + 1, 100, 1000);
+    const lifeOf = (id: string) => again.find((r) => r.messageId === id)?.expiryBase;
+    assert.equal(lifeOf(deferred.id), T0, 'hold, flush and non-queued moves keep the clock');
+    assert.ok((lifeOf(expired.id) ?? 0) >= beforeRequeue, 'requeue of an expired recipient restarts it');
+    assert.ok((lifeOf(junk.id) ?? 0) >= beforeRequeue, 'setFolder (release from Junk) restarts it');
+  });
+
   test(`${name}: leases of an earlier run are recovered at start-up, marked as recovered`, async (t) => {
     const { store } = await openFresh(t, openStore);
     const message = sampleMessage({ envid: 'env-1', ret: 'HDRS' });

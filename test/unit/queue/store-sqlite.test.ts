@@ -182,3 +182,35 @@ for (const [when, extra] of [
     for (const message of messages) assert.deepEqual(await store.body(message.id), message.body);
   });
 }
+
+test('the queued_since migration starts the retry life of existing recipients at their reception', async (t) => {
+  const dir = await tempDir(t);
+  const receivedAt = 1_600_000_000_000;
+  // A queue written by the outpost before the migration: two migrations, one queued recipient.
+  const old = new Database(join(dir, 'queue.db'));
+  const before = migrations.indexOf(migrations.find((sql) => sql.includes('queued_since')) ?? '');
+  assert.ok(before > 0, 'the migration exists');
+  for (const sql of migrations.slice(0, before)) old.exec(sql);
+  old.pragma(`user_version = ${before}`);
+  old
+    .prepare(
+      `INSERT INTO messages (id, sender, size, received_at, meta, body) VALUES ('01OLDMESSAGE0000', 'a@x.example', 2, ?, '{}', x'6869')`,
+    )
+    .run(receivedAt);
+  old
+    .prepare(
+      `INSERT INTO recipients (message_id, rcpt_index, address, target, status, next_attempt_at, updated_at)
+       VALUES ('01OLDMESSAGE0000', 0, 'b@y.example', 'smtp', 'queued', ?, ?)`,
+    )
+    .run(receivedAt, receivedAt);
+  old.close();
+
+  const store = await openSqliteStore(options(dir));
+  t.after(() => store.close());
+  const [leased] = await store.lease({ now: receivedAt, limit: 10, leaseMs: 1000, owner: 't' });
+  assert.equal(leased?.messageId, '01OLDMESSAGE0000');
+  assert.equal(leased?.expiryBase, receivedAt);
+  const db = new Database(join(dir, 'queue.db'), { readonly: true });
+  t.after(() => db.close());
+  assert.deepEqual(db.prepare('SELECT queued_since FROM recipients').all(), [{ queued_since: receivedAt }]);
+});
