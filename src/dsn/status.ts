@@ -58,7 +58,7 @@ export function statusFromReply(reply: string | undefined, action: DsnAction): R
 export interface AttemptFacts {
   /** The host that answered, e.g. "mx.example.net". */
   remoteMta?: string;
-  /** For delays: when outpost gives up (receivedAt + queue.max_age). */
+  /** For delays: when outpost gives up (retry life start + queue.max_age). */
   willRetryUntil?: number;
 }
 

@@ -12,7 +12,7 @@ import {
   reportable,
   type SettledRecipient,
 } from './notices.js';
-import { nextAttempt, type RetryPolicy } from './retry.js';
+import { nextAttempt, type RetryPolicy, retryLifeStart } from './retry.js';
 import type { DeliveryOutcome, LeasedRecipient, NewMessage, Store } from './store/types.js';
 
 /** Leased recipients of one message, delivered together. */
@@ -130,7 +130,9 @@ function toOutcome(
 ): DeliveryOutcome {
   const base = { messageId: rcpt.messageId, rcptIndex: rcpt.rcptIndex, reply: replyLine(result.reply) };
   if (result.status !== 'deferred') return { ...base, status: result.status };
-  const next = nextAttempt(rcpt.attempts + 1, rcpt.receivedAt, now, retry);
+  // Counted from the retry life's start, not reception: mail held for a challenge or by an
+  // operator gets its full max_age after release.
+  const next = nextAttempt(rcpt.attempts + 1, retryLifeStart(rcpt), now, retry);
   return 'expired' in next
     ? { ...base, status: 'expired' }
     : { ...base, status: 'deferred', nextAttemptAt: next.at };

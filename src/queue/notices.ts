@@ -4,6 +4,7 @@ import { buildDsn, type DsnOriginal } from '../dsn/build.js';
 import { type DsnEvent, dsnSuppressedReason, shouldNotify } from '../dsn/policy.js';
 import { type DsnAction, type DsnRecipient, dsnRecipientFromRow } from '../dsn/status.js';
 import { newQueueId } from './ids.js';
+import { retryLifeStart } from './retry.js';
 import type { DeliveryOutcome, LeasedRecipient, NewMessage, RecipientRow } from './store/types.js';
 
 /** Where a queued message to this address goes: target 'maildir' for our domains, else 'smtp'. */
@@ -13,7 +14,7 @@ export interface NoticeOptions {
   /** Our host name: Reporting-MTA, and the domain of MAILER-DAEMON. */
   reportingMta: string;
   routeRecipient: RouteRecipient;
-  /** Age after which a recipient still being retried gets one delay notice (queue.warn_after). */
+  /** Age (from its retry life's start) after which a recipient still retried gets one delay notice (queue.warn_after). */
   warnAfterMs: number;
   /** Largest original returned in full in a failure notice (default: buildDsn's 1 MiB). */
   returnLimit?: number;
@@ -56,7 +57,8 @@ function actionFor(settled: SettledRecipient, now: number, warnAfterMs: number):
       if (settled.passedOn) return undefined;
       return settled.relayed ? 'relayed' : 'delivered';
     case 'deferred': {
-      const due = now - rcpt.receivedAt >= warnAfterMs;
+      // Same clock as expiry: a recipient released after a long hold is not "delayed" at once.
+      const due = now - retryLifeStart(rcpt) >= warnAfterMs;
       return due && rcpt.delayNotifiedAt === undefined ? 'delayed' : undefined;
     }
   }
@@ -158,7 +160,7 @@ export function planNotices(
     if (group === undefined) continue;
     const recipients: DsnRecipient[] = group.map(({ entry, action }) =>
       dsnRecipientFromRow(rowAfter(entry, context.now), action, {
-        willRetryUntil: original.receivedAt + context.maxAgeMs,
+        willRetryUntil: retryLifeStart(entry.rcpt) + context.maxAgeMs,
         ...(entry.remoteMta === undefined ? {} : { remoteMta: entry.remoteMta }),
       }),
     );

@@ -1,3 +1,5 @@
+import type { LeasedRecipient } from './store/types.js';
+
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
@@ -5,7 +7,7 @@ const HOUR = 60 * MINUTE;
 export interface RetryPolicy {
   /** Wait after the 1st, 2nd, ... failed attempt (ms); the last entry repeats. */
   schedule: readonly number[];
-  /** Age (from reception) after which a deferral turns into expiry. */
+  /** Age (from the recipient's expiryBase, see retryLifeStart) after which a deferral turns into expiry. */
   maxAgeMs: number;
   /** Spread each delay by up to +/- this fraction (0 or absent = exact, for determinism). */
   jitter?: number;
@@ -19,18 +21,27 @@ export const defaultRetryPolicy: RetryPolicy = {
 };
 
 /**
+ * When a recipient's retry life began: its expiryBase from the store (reception, or its last
+ * release/requeue if later), else its message's reception for recipients built outside a store.
+ */
+export function retryLifeStart(rcpt: Pick<LeasedRecipient, 'receivedAt' | 'expiryBase'>): number {
+  return rcpt.expiryBase ?? rcpt.receivedAt;
+}
+
+/**
  * When a recipient whose delivery just failed temporarily is due again. `attempts` counts the
- * attempts made so far, this one included. The last try lands exactly at the expiry time, so a
- * message expires close to maxAge rather than up to one long delay after it.
+ * attempts made so far, this one included; `lifeStart` is when its retry life began
+ * (retryLifeStart). The last try lands exactly at the expiry time, so a message expires close to
+ * maxAge rather than up to one long delay after it.
  */
 export function nextAttempt(
   attempts: number,
-  receivedAt: number,
+  lifeStart: number,
   now: number,
   policy: RetryPolicy = defaultRetryPolicy,
   random: () => number = Math.random,
 ): { at: number } | { expired: true } {
-  const expiresAt = receivedAt + policy.maxAgeMs;
+  const expiresAt = lifeStart + policy.maxAgeMs;
   if (now >= expiresAt) return { expired: true };
   const { schedule } = policy;
   const index = Math.min(Math.max(attempts, 1), schedule.length) - 1;

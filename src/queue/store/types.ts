@@ -73,6 +73,12 @@ export interface MessageRow {
 export interface LeasedRecipient extends RecipientRow {
   sender: string;
   receivedAt: number;
+  /**
+   * When this recipient's retry life began: the later of reception and the last time it was moved
+   * (back) to 'queued' by release, requeue or setFolder. queue.max_age and queue.warn_after count
+   * from it, so mail held for days still gets a full retry life. Absent = receivedAt.
+   */
+  expiryBase?: number;
   /** The message's RFC 3461 ENVID and RET, passed on to a next hop that offers DSN. */
   envid?: string;
   ret?: 'FULL' | 'HDRS';
@@ -136,7 +142,10 @@ export interface Store {
   message(messageId: string): Promise<MessageRow | undefined>;
   list(filter: QueueFilter): Promise<RecipientRow[]>;
   stats(): Promise<QueueStats>;
-  /** Operator actions on every recipient of a message (or one recipient); return rows changed. */
+  /**
+   * Operator actions on every recipient of a message (or one recipient); return rows changed.
+   * Moving a recipient to 'queued' makes it due now and restarts its retry life (expiryBase).
+   */
   setStatus(
     messageId: string,
     from: RecipientStatus[],
@@ -148,7 +157,10 @@ export interface Store {
    * runner); the rows are leased again as recovered, so targets check for a copy delivered before.
    */
   recoverLeases(): Promise<number>;
-  /** Moves recipients to a Maildir folder ('' = INBOX) and queues them due now (release from Junk). */
+  /**
+   * Moves recipients to a Maildir folder ('' = INBOX) and queues them due now (release from Junk),
+   * restarting their retry life (expiryBase).
+   */
   setFolder(messageId: string, folder: string, rcptIndex?: number): Promise<number>;
   /** Makes deferred recipients due now. */
   flush(messageId?: string): Promise<number>;

@@ -25,6 +25,7 @@ export interface RecipientRecord {
   lease_until: number | null;
   updated_at: number;
   delay_notified_at: number | null;
+  queued_since: number | null;
 }
 
 export interface MessageRecord {
@@ -94,6 +95,7 @@ export function toLeasedRecipient(record: LeaseRecord, leaseUntil: number): Leas
     ...toRecipientRow(record),
     sender: record.sender,
     receivedAt: record.received_at,
+    expiryBase: Math.max(record.received_at, record.queued_since ?? record.received_at),
     ...(record.envid === null ? {} : { envid: record.envid }),
     ...(record.ret === null ? {} : { ret: record.ret }),
     leaseUntil,

@@ -47,6 +47,12 @@ export const migrations: readonly string[] = [
   `,
   // When a delay DSN was queued per recipient, so queue.warn_after sends one notice, not one per retry.
   'ALTER TABLE recipients ADD COLUMN delay_notified_at INTEGER;',
+  // When a recipient was last moved (back) to 'queued': its retry life (max_age, warn_after)
+  // starts there. Rows from before it start at their message's reception, as they always did.
+  `
+  ALTER TABLE recipients ADD COLUMN queued_since INTEGER;
+  UPDATE recipients SET queued_since = (SELECT received_at FROM messages WHERE id = recipients.message_id);
+  `,
 ];
 
 /** Brings a database up to the newest schema; refuses one written by a newer outpost. */

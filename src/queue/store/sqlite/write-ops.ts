@@ -41,8 +41,8 @@ export class WriteOps {
     );
     this.insertRecipient = db.prepare(
       `INSERT INTO recipients (message_id, rcpt_index, address, orcpt, notify, target, folder, status,
-         attempts, next_attempt_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+         attempts, next_attempt_at, updated_at, queued_since)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
     );
     this.selectDue = db.prepare(
       `SELECT r.*, m.sender, m.received_at, m.envid, m.ret FROM recipients r JOIN messages m ON m.id = r.message_id
@@ -60,9 +60,11 @@ export class WriteOps {
          delay_notified_at = CASE WHEN @delayNotified THEN @now ELSE delay_notified_at END
        WHERE message_id = @messageId AND rcpt_index = @rcptIndex`,
     );
-    // Moving a recipient (back) to 'queued' makes it due now: that is what release and requeue mean.
+    // Moving a recipient (back) to 'queued' makes it due now and starts its retry life afresh:
+    // that is what release and requeue mean (held mail is not expired by its time on hold).
     const setStatus = `UPDATE recipients SET status = @to, updated_at = @now,
-         next_attempt_at = CASE WHEN @to = 'queued' THEN @now ELSE next_attempt_at END
+         next_attempt_at = CASE WHEN @to = 'queued' THEN @now ELSE next_attempt_at END,
+         queued_since = CASE WHEN @to = 'queued' THEN @now ELSE queued_since END
        WHERE message_id = @messageId AND status IN (SELECT value FROM json_each(@from))`;
     this.setStatusAll = db.prepare(setStatus);
     this.setStatusOne = db.prepare(`${setStatus} AND rcpt_index = @rcptIndex`);
@@ -75,7 +77,7 @@ export class WriteOps {
       `UPDATE recipients SET lease_until = 0 WHERE lease_owner IS NOT NULL AND status IN ('queued', 'deferred')`,
     );
     const setFolder = `UPDATE recipients SET folder = @folder, status = 'queued', next_attempt_at = @now,
-         updated_at = @now
+         updated_at = @now, queued_since = @now
        WHERE message_id = @messageId AND status IN ('queued', 'deferred', 'held', 'quarantined', 'delivered')`;
     this.setFolderAll = db.prepare(setFolder);
     this.setFolderOne = db.prepare(`${setFolder} AND rcpt_index = @rcptIndex`);
@@ -157,6 +159,7 @@ export class WriteOps {
         rcpt.target,
         rcpt.folder,
         rcpt.status,
+        message.receivedAt,
         message.receivedAt,
         message.receivedAt,
       );
