@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ChallengeService } from '../challenge/service.js';
 import type { Logger } from '../core/log.js';
+import { im2000ApiRoutes, type PostOffice } from '../im2000/index.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Store } from '../queue/store/types.js';
 import { trustlistRoutes } from '../trustlist/http.js';
@@ -23,6 +24,8 @@ export interface HttpDeps {
   /** Called when an operator makes queued mail due now (release, requeue, flush). */
   onQueueDue?: () => void;
   challenges?: ChallengeService;
+  /** The IM2000 post office, when this node runs one: its status and recall API on this port too. */
+  postOffice?: PostOffice;
 }
 
 /** The HTTP API: /health open, everything under /api behind the bearer token. */
@@ -37,6 +40,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     await api.register(queueRoutes(deps.store, deps.onQueueDue ? { onDue: deps.onQueueDue } : {}));
     if (deps.challenges) await api.register(challengeApiRoutes(deps.challenges));
     if (deps.admin?.trustlist) await api.register(trustlistRoutes(deps.admin.trustlist));
+    if (deps.postOffice) await api.register(im2000ApiRoutes(deps.postOffice));
   });
   await app.register(
     adminRoutes({

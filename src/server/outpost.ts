@@ -232,6 +232,7 @@ export async function startOutpost(initial: Config, logger: Logger): Promise<Run
       metrics,
       onQueueDue: kick,
       challenges: challenges.service,
+      ...(postOffice ? { postOffice: postOffice.postOffice } : {}),
       admin: {
         challenge: challengeAdmin(challenges.service),
         ...(trustlist ? { trustlist } : {}),

@@ -341,6 +341,15 @@ test('submission to a domain with a post office leaves as IM2000: B pulls it, A 
     return bob?.status === 'receipted' ? bob : undefined;
   });
   assert.equal(receipted.lastError, undefined);
+  // The same status on the node's main HTTP API.
+  const main = world.a.outpost.listening.find((entry) => entry.name === 'http');
+  assert.ok(main);
+  const onMainApi = await fetch(`http://${main.address}:${main.port}/api/im2000/${encodeURIComponent(id)}`, {
+    headers: { authorization: `Bearer ${HTTP_TOKEN}` },
+  });
+  assert.equal(onMainApi.status, 200);
+  const status = (await onMainApi.json()) as { recipients: { address: string; status: string }[] };
+  assert.equal(status.recipients.find((recipient) => recipient.address === BOB)?.status, 'receipted');
   // It arrived once, by IM2000 only: nothing went to B by SMTP, and no notice came back to alice.
   assert.equal((await world.b.inbox(BOB)).length, 1);
   assert.deepEqual(await world.a.inbox(ALICE), [], 'no bounce or delay notice for the sender');
