@@ -67,7 +67,7 @@ function handleNoop(session: Session): void {
 }
 
 function handleQuit(session: Session): void {
-  session.end({ code: 221, enhanced: '2.0.0', text: `${session.options.hostname} closing connection` });
+  session.quit(session.context.replies.quit);
 }
 
 function handleVrfy(session: Session, args: string): void {

@@ -50,7 +50,8 @@ async function greet(session: Session, args: string, extended: boolean): Promise
   session.resetTransaction();
   session.info.helo = name;
   session.info.esmtp = extended;
-  const hostname = session.options.hostname;
-  // RFC 2034 3: no enhanced status codes on the positive EHLO/HELO reply.
-  session.sendAsIs({ code: 250, text: extended ? [hostname, ...extensions(session)].join('\n') : hostname });
+  const replies = session.context.replies;
+  session.sendPrepared(
+    extended ? replies.ehlo(session.info.secure, () => extensions(session)) : replies.helo,
+  );
 }

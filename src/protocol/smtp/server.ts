@@ -5,6 +5,7 @@ import { errorReply, formatReply, type Reply } from '../../core/reply.js';
 import { plainAddress, type ServerContext, Session } from './session.js';
 import { TlsUpgrader } from './starttls.js';
 import type { SessionInfo, SmtpHandlers, SmtpServerOptions } from './types.js';
+import { ListenerReplies } from './wire.js';
 
 /** A listening SMTP server built on the protocol layer. */
 export interface SmtpServer {
@@ -36,6 +37,7 @@ export function createSmtpServer(options: SmtpServerOptions, handlers: SmtpHandl
     handlers,
     verbs: extensionVerbs(handlers),
     tls,
+    replies: new ListenerReplies(options),
     isClosing: () => closing,
   };
   const sessions = new Set<Session>();

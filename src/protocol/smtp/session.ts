@@ -5,10 +5,10 @@ import { runCommand } from './commands.js';
 import type { DataReader, DataResult } from './data-reader.js';
 import { LineBuffer, type LineResult } from './line-buffer.js';
 import { splitCommand } from './parser.js';
-import { withEnhancedCode } from './replies.js';
-import { ReplyWriter } from './reply-writer.js';
+import { ReplyWriter, type WireReply } from './reply-writer.js';
 import { describeTls, type TlsUpgrader } from './starttls.js';
 import type { SessionInfo, SmtpHandlers, SmtpServerOptions, Transaction } from './types.js';
+import { type ListenerReplies, wireReply } from './wire.js';
 
 /** What every session of one server shares. */
 export interface ServerContext {
@@ -18,6 +18,8 @@ export interface ServerContext {
   verbs: ReadonlyMap<string, (session: SessionInfo, args: string) => Promise<Reply>>;
   /** Present when TLS is configured. */
   tls: TlsUpgrader | undefined;
+  /** Replies whose text is the same for every session, formatted once. */
+  replies: ListenerReplies;
   isClosing(): boolean;
 }
 
@@ -115,12 +117,17 @@ export class Session {
 
   /** Queues a reply; 2xx/4xx/5xx replies get an enhanced status code if they have none. */
   send(reply: Reply): void {
-    this.write(formatReply(withEnhancedCode(reply)));
+    this.write(wireReply(reply));
   }
 
-  /** Queues a reply exactly as given (greeting, EHLO, AUTH challenges). */
+  /** Queues a reply exactly as given (AUTH challenges). */
   sendAsIs(reply: Reply): void {
     this.write(formatReply(reply));
+  }
+
+  /** Queues a reply already formatted for the wire (context.replies). */
+  sendPrepared(reply: WireReply): void {
+    this.write(reply);
   }
 
   /** A protocol error: counted towards maxErrors, after which the session ends with 421. */
@@ -130,15 +137,32 @@ export class Session {
     else this.send(reply);
   }
 
-  /** Sends a last reply (if any) and closes the connection. */
-  end(reply?: Reply): void {
+  /** Sends a last reply (if any; 2xx/4xx/5xx get an enhanced code) and closes the connection. */
+  end(reply?: Reply | WireReply): void {
     if (this.ended) return;
     this.ended = true;
     this.disarm();
     if (!this.closed) {
-      this.writer.end(reply ? formatReply(withEnhancedCode(reply)) : '');
+      this.writer.end(reply === undefined || isWire(reply) ? reply : wireReply(reply));
       this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
     }
+    this.wakeUp();
+  }
+
+  /**
+   * QUIT: the 221, then the connection closes as soon as it is written, as Postfix's smtpd does;
+   * waiting for the client's FIN (or its reset) would cost a shutdown, a read and an error object.
+   * Under TLS the close_notify of a regular end is kept.
+   */
+  quit(reply: WireReply): void {
+    if (this.ended) return;
+    if (this.info.secure) {
+      this.end(reply);
+      return;
+    }
+    this.ended = true;
+    this.disarm();
+    if (!this.closed) this.writer.close(reply);
     this.wakeUp();
   }
 
@@ -260,10 +284,7 @@ export class Session {
     } else if (custom !== undefined && custom.code >= 400) {
       this.end(custom);
     } else {
-      this.sendAsIs({
-        code: 220,
-        text: `${this.options.hostname} ESMTP ${this.options.banner ?? 'outpost'}`,
-      });
+      this.sendPrepared(this.context.replies.greeting);
     }
   }
 
@@ -386,9 +407,13 @@ export class Session {
     }
   }
 
-  private write(text: string): void {
-    if (!this.ended) this.writer.write(text);
+  private write(reply: WireReply): void {
+    if (!this.ended) this.writer.write(reply);
   }
+}
+
+function isWire(reply: Reply | WireReply): reply is WireReply {
+  return typeof reply === 'string' || Buffer.isBuffer(reply);
 }
 
 /** An IPv4 client seen through a dual-stack socket ("::ffff:192.0.2.1") as plain IPv4. */
