@@ -152,33 +152,35 @@ export function registerIm2000Commands(program: Command): void {
       }),
     );
 
-  withLocation(im2000.command('status'))
-    .description(
-      'per-recipient status of a message: pending, notified, fetched, receipted, refused, smtp, expired, recalled',
-    )
-    .argument('<id>', 'message id')
-    .option('--json', 'print JSON')
-    .action(
-      action(async (id: string, options: LocationOptions & { json?: boolean }) => {
-        const config = await loadRuntimeConfig(options);
-        printStatus(
-          await withIm2000Store(config, (store) => messageStatus(store, id)),
-          options.json === true,
-        );
-      }),
-    );
+  messageCommand(
+    im2000,
+    'status',
+    'per-recipient status of a message: pending, notified, fetched, receipted, refused, smtp, expired, recalled',
+    messageStatus,
+  );
+  messageCommand(
+    im2000,
+    'recall',
+    'recall a message from every recipient that has not fetched it yet',
+    recallMessage,
+  );
+}
 
-  withLocation(im2000.command('recall'))
-    .description('recall a message from every recipient that has not fetched it yet')
+/** A command that does one thing to one stored message and prints its per-recipient status. */
+function messageCommand(
+  im2000: Command,
+  name: string,
+  description: string,
+  operation: (store: Im2000Store, id: string) => MessageStatus,
+): void {
+  withLocation(im2000.command(name))
+    .description(description)
     .argument('<id>', 'message id')
     .option('--json', 'print JSON')
     .action(
       action(async (id: string, options: LocationOptions & { json?: boolean }) => {
         const config = await loadRuntimeConfig(options);
-        printStatus(
-          await withIm2000Store(config, (store) => recallMessage(store, id)),
-          options.json === true,
-        );
+        printStatus(await withIm2000Store(config, (store) => operation(store, id)), options.json === true);
       }),
     );
 }
