@@ -45,13 +45,18 @@ export function splitMessage(message: Buffer): MessageParts {
 /**
  * The header fields of a header section read as latin1 (one character per byte, so any 8-bit
  * bytes come back unchanged). Continuation lines join their field; lines without a colon are
- * not fields and are left out.
+ * not fields and are left out. A line ends at LF, with the CR before it dropped.
  */
 export function parseHeaderFields(section: string): HeaderField[] {
   const fields: HeaderField[] = [];
-  const lines = section.split(/\r?\n/);
   let current: HeaderField | undefined;
-  for (const line of lines) {
+  let start = 0;
+  while (start <= section.length) {
+    const lineBreak = section.indexOf('\n', start);
+    const end = lineBreak < 0 ? section.length : lineBreak;
+    const crlf = lineBreak > start && section.charCodeAt(lineBreak - 1) === CR;
+    const line = section.slice(start, crlf ? end - 1 : end);
+    start = end + 1;
     const first = line.charCodeAt(0);
     if ((first === SP || first === TAB) && current) {
       current.raw += `\r\n${line}`;
@@ -62,31 +67,63 @@ export function parseHeaderFields(section: string): HeaderField[] {
       current = undefined;
       continue;
     }
-    current = {
-      name: line
-        .slice(0, colon)
-        .replace(/[ \t]+$/, '')
-        .toLowerCase(),
-      raw: line,
-    };
+    let nameEnd = colon;
+    while (nameEnd > 0 && isBlank(line.charCodeAt(nameEnd - 1))) nameEnd--;
+    current = { name: line.slice(0, nameEnd).toLowerCase(), raw: line };
     fields.push(current);
   }
   return fields;
 }
 
+function isBlank(code: number): boolean {
+  return code === SP || code === TAB;
+}
+
 /**
  * Relaxed header canonicalization (RFC 6376 section 3.4.2): lower-case name, unfolded value, runs
  * of spaces and tabs as one space, none around the colon or at the end. No trailing CRLF.
+ * One scan copies the value's words with a single space between them; line breaks (CRLF or LF)
+ * vanish without standing for a space, as the folding whitespace after them does the separating.
  */
 export function relaxedHeader(field: HeaderField): string {
-  const colon = field.raw.indexOf(':');
-  const value = field.raw
-    .slice(colon + 1)
-    .replace(/\r?\n/g, '')
-    .replace(/[ \t]+/g, ' ');
-  const start = value.charCodeAt(0) === SP ? 1 : 0;
-  const end = value.charCodeAt(value.length - 1) === SP ? value.length - 1 : value.length;
-  return `${field.name}:${value.slice(start, Math.max(start, end))}`;
+  const raw = field.raw;
+  const colon = raw.indexOf(':');
+  const start = raw.charCodeAt(colon + 1) === SP ? colon + 2 : colon + 1;
+  // Most fields are one line with single spaces: then the value is already canonical.
+  if (isSingleSpaced(raw, start)) return `${field.name}:${raw.slice(start)}`;
+  let text = `${field.name}:`;
+  let hasValue = false;
+  let pendingSpace = false;
+  let wordStart = -1;
+  for (let i = colon + 1; i < raw.length; i++) {
+    const code = raw.charCodeAt(i);
+    const blank = code === SP || code === TAB;
+    if (blank || code === LF || (code === CR && raw.charCodeAt(i + 1) === LF)) {
+      if (wordStart >= 0) {
+        text += raw.slice(wordStart, i);
+        wordStart = -1;
+      }
+      if (blank) pendingSpace = true;
+    } else if (wordStart < 0) {
+      if (pendingSpace && hasValue) text += ' ';
+      pendingSpace = false;
+      hasValue = true;
+      wordStart = i;
+    }
+  }
+  if (wordStart >= 0) text += raw.slice(wordStart);
+  return text;
+}
+
+/** True when the text from `start` has no tab or line break, no space at the start or end, and no two spaces in a row. */
+function isSingleSpaced(text: string, start: number): boolean {
+  let previous = SP;
+  for (let i = start; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === TAB || code === LF || code === CR || (code === SP && previous === SP)) return false;
+    previous = code;
+  }
+  return previous !== SP || start === text.length;
 }
 
 // One scratch buffer for every call: hashRelaxedBody is synchronous, so calls never interleave.
@@ -127,6 +164,14 @@ export function hashRelaxedBody(body: Buffer, hash: ByteSink): void {
         pendingSpace = false;
       }
       scratch[used++] = byte;
+      // The rest of a run of printable bytes in a tight loop, bounded so the scratch cannot overflow.
+      const runEnd = Math.min(length, i + SCRATCH_LIMIT - used);
+      while (i + 1 < runEnd) {
+        const next = body[i + 1] as number;
+        if (next <= SP) break;
+        scratch[used++] = next;
+        i++;
+      }
       if (used > SCRATCH_LIMIT) used = flushScratch(hash, used);
     } else if (byte === SP || byte === TAB) {
       pendingSpace = true;
@@ -157,6 +202,8 @@ export function hashRelaxedBody(body: Buffer, hash: ByteSink): void {
  * quoted-printable bodies nearly always are; native searches settle it faster than the byte loop.
  */
 function alreadyRelaxed(body: Buffer): boolean {
+  // A tab anywhere settles it with one memchr, sparing a latin1 copy of the whole body.
+  if (body.indexOf(TAB) >= 0) return false;
   // One pass of V8's regular expression engine over a latin1 view beats per-line Buffer searches.
   return !NEEDS_RELAXING.test(body.toString('latin1'));
 }

@@ -66,9 +66,13 @@ interface SignedHeaders {
 }
 
 const LINE_LIMIT = 78;
+const NO_FIELDS: readonly HeaderField[] = [];
 const SIGNATURE_CHUNK = 72;
 
-/** Picks the fields to sign, each name's instances from the bottom up as a verifier will (RFC 6376 5.4.2). */
+/**
+ * Picks the fields to sign, each name's instances from the bottom up as a verifier will (RFC 6376
+ * 5.4.2). `headerList` is lower case without repeats (signedNameList).
+ */
 function selectHeaders(
   fields: HeaderField[],
   headerList: readonly string[],
@@ -82,12 +86,8 @@ function selectHeaders(
   }
   const names: string[] = [];
   let canonical = '';
-  const seen = new Set<string>();
-  for (const wanted of headerList) {
-    const name = wanted.toLowerCase();
-    if (seen.has(name)) continue;
-    seen.add(name);
-    const instances = byName.get(name) ?? [];
+  for (const name of headerList) {
+    const instances = byName.get(name) ?? NO_FIELDS;
     for (let i = instances.length - 1; i >= 0; i--) {
       names.push(name);
       canonical += `${relaxedHeader(instances[i] as HeaderField)}\r\n`;
@@ -163,6 +163,20 @@ function normalizedDomain(domain: string): string {
   return normal;
 }
 
+/** The names to sign in lower case, each once, From always among them (first when added). */
+function signedNameList(headerList: readonly string[]): readonly string[] {
+  const names = new Set(headerList.map((name) => name.toLowerCase()));
+  return names.has('from') ? [...names] : ['from', ...names];
+}
+
+function lowerCaseSet(names: readonly string[]): ReadonlySet<string> {
+  return new Set(names.map((name) => name.toLowerCase()));
+}
+
+// The defaults prepared once rather than per message.
+const DEFAULT_HEADER_LIST = signedNameList(DEFAULT_SIGNED_HEADERS);
+const DEFAULT_OVERSIGN = lowerCaseSet(DEFAULT_OVERSIGNED_HEADERS);
+
 /**
  * Prepends one DKIM-Signature per key (RFC 6376, RFC 8463 for Ed25519): relaxed/relaxed, t= set,
  * From oversigned. The body is hashed once for all keys. Throws when the message has no From.
@@ -179,11 +193,10 @@ export async function signMessage(
   if (!fields.some((field) => field.name === 'from')) {
     throw new Error('cannot DKIM-sign a message without a From header field');
   }
-  const headerList = options.headerList ?? DEFAULT_SIGNED_HEADERS;
   const signed = selectHeaders(
     fields,
-    headerList.some((name) => name.toLowerCase() === 'from') ? headerList : ['from', ...headerList],
-    new Set((options.oversign ?? DEFAULT_OVERSIGNED_HEADERS).map((name) => name.toLowerCase())),
+    options.headerList === undefined ? DEFAULT_HEADER_LIST : signedNameList(options.headerList),
+    options.oversign === undefined ? DEFAULT_OVERSIGN : lowerCaseSet(options.oversign),
   );
   const bodyHash = createHash('sha256');
   hashRelaxedBody(message.subarray(bodyStart), bodyHash);

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, type Hash, type KeyObject, verify } from 'node:crypto';
+import { createHash, createPublicKey, type Hash, hash, type KeyObject, verify } from 'node:crypto';
 import type { Resolver } from '../dns/types.js';
 import {
   type ByteSink,
@@ -89,7 +89,6 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** i= as signers write it: an optional dot-atom local part, @, the domain (no quoted-printable escapes). */
 const IDENTITY = /^(?:[A-Za-z0-9!#$%&'*+\-/?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/?^_`{|}~]+)*)?@([^@]+)$/;
 const TAG_NAME = /^[a-z][a-z0-9_]*$/;
-const TAG_VALUE = /^[\x21-\x3a\x3c-\x7e]*$/;
 const FWS = /[ \t\r\n]+/g;
 const SIGNATURE_TAGS = new Set(['v', 'a', 'b', 'bh', 'c', 'd', 'h', 'i', 'l', 'q', 's', 't', 'x', 'z']);
 const REQUIRED_TAGS = ['v', 'a', 'b', 'bh', 'd', 'h', 's'];
@@ -125,11 +124,25 @@ function parseTagList(text: string): Map<string, string> | undefined {
     const equals = part.indexOf('=');
     if (equals < 0) return undefined;
     const name = part.slice(0, equals).trim();
-    const value = part.slice(equals + 1).replace(FWS, '');
-    if (!TAG_NAME.test(name) || !TAG_VALUE.test(value) || tags.has(name)) return undefined;
+    const value = tagValue(part, equals + 1);
+    if (value === undefined || !TAG_NAME.test(name) || tags.has(name)) return undefined;
     tags.set(name, value);
   }
   return tags;
+}
+
+/**
+ * The value from `start` to the end of `part` without folding whitespace, or undefined when it
+ * holds anything else outside the printable characters but ';'. One scan, a copy only for folded values.
+ */
+function tagValue(part: string, start: number): string | undefined {
+  let folded = false;
+  for (let i = start; i < part.length; i++) {
+    const code = part.charCodeAt(i);
+    if (code === 0x20 || code === 0x09 || code === 0x0d || code === 0x0a) folded = true;
+    else if (code < 0x21 || code > 0x7e || code === 0x3b) return undefined;
+  }
+  return folded ? part.slice(start).replace(FWS, '') : part.slice(start);
 }
 
 function canonOf(value: string | undefined): Canon | undefined {
@@ -311,10 +324,11 @@ function parseKeyRecord(record: string): ParsedKey {
   };
 }
 
+/** The parsed key of a record as DNS gave it; whitespace is removed only when it is first parsed. */
 function cachedKey(record: string): ParsedKey {
   const known = parsedKeys.get(record);
   if (known !== undefined) return known;
-  const parsed = parseKeyRecord(record);
+  const parsed = parseKeyRecord(record.replace(/\s+/g, ''));
   if (parsedKeys.size >= KEY_CACHE_LIMIT) {
     const oldest = parsedKeys.keys().next().value;
     if (oldest !== undefined) parsedKeys.delete(oldest);
@@ -339,7 +353,7 @@ type KeyLookup = ParsedKey | { dnsError: string };
 async function lookupKey(dns: Resolver, name: string): Promise<KeyLookup> {
   try {
     const answers = (await dns.resolve(name, 'TXT')) as string[][];
-    return cachedKey((answers[0] ?? []).join('').replace(/\s+/g, ''));
+    return cachedKey((answers[0] ?? []).join(''));
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     return { dnsError: typeof code === 'string' ? code : String((error as Error).message) };
@@ -384,7 +398,7 @@ function judgeWithKey(
     good =
       signature.keyType === 'rsa'
         ? verify(signature.hash, data, lookup.key, b)
-        : verify(null, createHash('sha256').update(data).digest(), lookup.key, b);
+        : verify(null, hash('sha256', data, 'buffer'), lookup.key, b);
   } catch (error) {
     return { result: 'neutral', comment: (error as Error).message };
   }

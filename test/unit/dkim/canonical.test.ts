@@ -106,3 +106,44 @@ test('bodies that need no relaxing (base64, quoted-printable) come out as they a
   assert.equal(relaxedBody('x\r\r\n'), 'x\r\r\n');
   assert.equal(relaxedBody('ends in a space '), 'ends in a space\r\n');
 });
+
+/** Header parsing and RFC 6376 section 3.4.2 written with split and regular expressions, to check the scans against. */
+function referenceRelaxedHeaders(section: string): string {
+  // undefined stands for a line that is not a field: continuation lines after it join nothing.
+  const fields: ({ name: string; raw: string } | undefined)[] = [];
+  for (const line of section.split(/\r?\n/)) {
+    const last = fields[fields.length - 1];
+    if (/^[ \t]/.test(line) && last !== undefined) {
+      last.raw += `\r\n${line}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    fields.push(colon > 0 ? { name: line.slice(0, colon).replace(/[ \t]+$/, ''), raw: line } : undefined);
+  }
+  return fields
+    .map((field) => {
+      if (field === undefined) return '';
+      const value = field.raw
+        .slice(field.raw.indexOf(':') + 1)
+        .replace(/\r?\n/g, '')
+        .replace(/[ \t]+/g, ' ')
+        .replace(/^ | $/g, '');
+      return `${field.name.toLowerCase()}:${value}\r\n`;
+    })
+    .join('');
+}
+
+test('header fields and relaxed header canonicalization agree with a plain reference on generated sections', () => {
+  const pieces = ['A', 'b', ':', ' ', '\t', '  ', '\r', '\n', '\r\n', '\r\n ', '\r\n\t', '\xe9', ';'];
+  let seed = 54321;
+  const next = (limit: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % limit;
+  };
+  for (let i = 0; i < 5000; i++) {
+    let section = '';
+    const length = next(20);
+    for (let j = 0; j < length; j++) section += pieces[next(pieces.length)];
+    assert.equal(relaxedHeaders(section), referenceRelaxedHeaders(section), JSON.stringify(section));
+  }
+});
