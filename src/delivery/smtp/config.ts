@@ -2,7 +2,7 @@
 // config files; the server assembly calls smtpTargetOptionsFromConfig with what it has built.
 import { z } from 'zod';
 import { parseDuration } from '../../config/units.js';
-import type { SmtpTargetOptions } from './target.js';
+import type { SmtpTargetOptions } from './options.js';
 
 /**
  * A duration: "30s", "5m" or milliseconds. The same as src/config/schema.ts's, copied rather than

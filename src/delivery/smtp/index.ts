@@ -6,12 +6,7 @@ export {
   smtpTargetOptionsFromConfig,
 } from './config.js';
 export { encodeXtext } from './envelope.js';
+export type { DestinationPolicy, SmarthostOptions, SmtpTarget, SmtpTargetOptions } from './options.js';
 export { addressLiteral, orderExchanges, type Route, type RouteHost, routeFor } from './route.js';
 export type { TlsPolicy } from './session.js';
-export {
-  createSmtpTarget,
-  type DestinationPolicy,
-  type SmarthostOptions,
-  type SmtpTarget,
-  type SmtpTargetOptions,
-} from './target.js';
+export { createSmtpTarget } from './target.js';
