@@ -37,13 +37,14 @@ async function serve(options: ServeOptions): Promise<void> {
   const config = await loadRuntimeConfig({ ...options, create: true });
   const logger = createLogger(config.log_level);
   const outpost = await startOutpost(config, logger);
+  // Handlers first: whoever reads "listening" may signal at once (an init system, a test).
+  installSignals(outpost, options);
   process.stdout.write(`outpost ${config.hostname}: data in ${config.data_dir}\n`);
   for (const l of outpost.listening) {
     const host = l.address.includes(':') ? `[${l.address}]` : l.address;
     const what = l.kind === 'smtp' ? `SMTP (${l.profile})` : 'HTTP API';
     process.stdout.write(`listening: ${what.padEnd(20)} ${host}:${l.port}  ${l.name}\n`);
   }
-  installSignals(outpost, options);
 }
 
 function installSignals(outpost: RunningOutpost, options: ServeOptions): void {
