@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** One header field as it stands in the message: name in lower case, raw text without the final line break. */
 export interface HeaderField {
   name: string;
@@ -22,8 +24,6 @@ const CR = 0x0d;
 const SP = 0x20;
 const TAB = 0x09;
 const CRLF = Buffer.from('\r\n');
-/** Anything relaxed body canonicalization changes, other than empty lines at the end. */
-const NEEDS_RELAXING = /\t| (?: |\r\n|$)|(?:^|[^\r])\n/;
 
 /**
  * Finds the empty line that ends the header section. Bare LF counts as a line break too: a message
@@ -126,97 +126,51 @@ function isSingleSpaced(text: string, start: number): boolean {
   return previous !== SP || start === text.length;
 }
 
-// One scratch buffer for every call: hashRelaxedBody is synchronous, so calls never interleave.
-const scratch = Buffer.allocUnsafe(64 * 1024);
-// Flush before fewer than this many bytes are left: one step writes at most a space, a byte, or CRLF.
-const SCRATCH_LIMIT = scratch.length - 8;
+/** The exports of relaxed-body.wasm (the .wat beside it explains each). */
+interface RelaxedBodyModule {
+  memory: { buffer: ArrayBuffer };
+  input_offset: { value: number };
+  input_capacity: { value: number };
+  output_offset: { value: number };
+  begin(): void;
+  piece(length: number): void;
+  relax(): number;
+  pending(): number;
+  finish(): number;
+}
+
+// Compiled once, synchronously: the module is under 1 KB. Its memory never grows, so the views stay valid.
+const relaxer = new WebAssembly.Instance(
+  new WebAssembly.Module(readFileSync(new URL('./relaxed-body.wasm', import.meta.url))),
+).exports as unknown as RelaxedBodyModule;
+const relaxerInput = new Uint8Array(
+  relaxer.memory.buffer,
+  relaxer.input_offset.value,
+  relaxer.input_capacity.value,
+);
+const relaxerOutput = Buffer.from(relaxer.memory.buffer, relaxer.output_offset.value);
 
 /**
  * Feeds the relaxed canonical body (RFC 6376 section 3.4.4) into `hash`, without building it in
  * memory: trailing spaces and tabs on each line dropped, inner runs reduced to one space, empty
  * lines at the end dropped, every line ending in CRLF. An empty body hashes as nothing.
+ * The byte loop is WebAssembly (relaxed-body.wat); the body goes through it in pieces that fit
+ * its input area, and its output goes to the hash whenever a call returns.
  */
 export function hashRelaxedBody(body: Buffer, hash: ByteSink): void {
-  if (alreadyRelaxed(body)) {
-    hashWithoutTrailingEmptyLines(body, hash);
-    return;
+  relaxer.begin();
+  const capacity = relaxerInput.length;
+  for (let start = 0; start < body.length; ) {
+    let end = Math.min(body.length, start + capacity);
+    // A CR LF split across two pieces would read as a bare CR: the CR waits for the next piece.
+    if (end < body.length && body[end - 1] === CR) end--;
+    relaxerInput.set(body.subarray(start, end));
+    relaxer.piece(end - start);
+    do {
+      const written = relaxer.relax();
+      if (written > 0) hash.update(relaxerOutput.subarray(0, written));
+    } while (relaxer.pending());
+    start = end;
   }
-  let used = 0;
-  let pendingSpace = false;
-  let pendingEmptyLines = 0;
-  let lineHasContent = false;
-  const length = body.length;
-  for (let i = 0; i < length; i++) {
-    const byte = body[i] as number;
-    // Printable bytes come first: they are nearly all of a body, and one comparison settles them.
-    if (byte > SP || (byte !== SP && byte !== TAB && byte !== LF && (byte !== CR || body[i + 1] !== LF))) {
-      if (!lineHasContent) {
-        // Empty lines count only once content follows them; at the end of the body they vanish.
-        for (; pendingEmptyLines > 0; pendingEmptyLines--) {
-          if (used > SCRATCH_LIMIT) used = flushScratch(hash, used);
-          scratch[used++] = CR;
-          scratch[used++] = LF;
-        }
-        lineHasContent = true;
-      }
-      if (pendingSpace) {
-        scratch[used++] = SP;
-        pendingSpace = false;
-      }
-      scratch[used++] = byte;
-      // The rest of a run of printable bytes in a tight loop, bounded so the scratch cannot overflow.
-      const runEnd = Math.min(length, i + SCRATCH_LIMIT - used);
-      while (i + 1 < runEnd) {
-        const next = body[i + 1] as number;
-        if (next <= SP) break;
-        scratch[used++] = next;
-        i++;
-      }
-      if (used > SCRATCH_LIMIT) used = flushScratch(hash, used);
-    } else if (byte === SP || byte === TAB) {
-      pendingSpace = true;
-    } else {
-      // A line break: LF, or CR LF (skip the LF).
-      if (byte === CR) i++;
-      if (lineHasContent) {
-        scratch[used++] = CR;
-        scratch[used++] = LF;
-        if (used > SCRATCH_LIMIT) used = flushScratch(hash, used);
-      } else {
-        pendingEmptyLines++;
-      }
-      lineHasContent = false;
-      pendingSpace = false;
-    }
-  }
-  if (lineHasContent) {
-    scratch[used++] = CR;
-    scratch[used++] = LF;
-  }
-  flushScratch(hash, used);
-}
-
-/**
- * True when relaxed canonicalization would change nothing but the empty lines at the end: CRLF
- * line breaks only, no tab, no run of spaces, no space at a line's end. Base64 and
- * quoted-printable bodies nearly always are; native searches settle it faster than the byte loop.
- */
-function alreadyRelaxed(body: Buffer): boolean {
-  // A tab anywhere settles it with one memchr, sparing a latin1 copy of the whole body.
-  if (body.indexOf(TAB) >= 0) return false;
-  // One pass of V8's regular expression engine over a latin1 view beats per-line Buffer searches.
-  return !NEEDS_RELAXING.test(body.toString('latin1'));
-}
-
-function hashWithoutTrailingEmptyLines(body: Buffer, hash: ByteSink): void {
-  let end = body.length;
-  while (end >= 2 && body[end - 1] === LF && body[end - 2] === CR) end -= 2;
-  if (end === 0) return;
-  hash.update(body.subarray(0, end));
-  hash.update(CRLF);
-}
-
-function flushScratch(hash: ByteSink, used: number): number {
-  hash.update(scratch.subarray(0, used));
-  return 0;
+  if (relaxer.finish()) hash.update(CRLF);
 }

@@ -98,28 +98,41 @@ function selectHeaders(
   return { names, canonical };
 }
 
+/** A DKIM-Signature as written, and its relaxed canonical form (RFC 6376 3.4.2) as the header hash takes it. */
+interface SignatureField {
+  text: string;
+  canonical: string;
+}
+
 /**
  * The tags of a DKIM-Signature folded into lines of at most 78 characters where possible: a fold
- * goes before a tag, or after a colon inside h=. Ends with an empty b= for the signature.
+ * goes before a tag, or after a colon inside h=. The relaxed form is built alongside (a fold is a
+ * single space there, the tags hold no whitespace), so it needs no second scan.
  */
-function signatureHeader(tags: string[], headerNames: string[]): string {
+function signatureField(tags: string[], headerNames: string[]): SignatureField {
   let text = 'DKIM-Signature:';
+  let canonical = 'dkim-signature:';
   let lineLength = text.length;
+  // Relaxed canonicalization drops the whitespace after the colon.
+  let first = true;
   const append = (piece: string, separator: string): void => {
     if (lineLength + separator.length + piece.length > LINE_LIMIT) {
       text += `\r\n\t${piece}`;
+      canonical += ` ${piece}`;
       lineLength = 1 + piece.length;
     } else {
       text += separator + piece;
+      canonical += first ? piece : separator + piece;
       lineLength += separator.length + piece.length;
     }
+    first = false;
   };
   for (const tag of tags) append(tag, ' ');
   headerNames.forEach((name, index) => {
     const last = index === headerNames.length - 1;
     append(`${index === 0 ? 'h=' : ''}${name}${last ? ';' : ':'}`, index === 0 ? ' ' : '');
   });
-  return text;
+  return { text, canonical };
 }
 
 /** The b= value in lines of 72 characters; the folding whitespace is ignored by verifiers. */
@@ -205,7 +218,7 @@ export async function signMessage(
 
   const headers = await Promise.all(
     keys.map(async (key) => {
-      const unsigned = signatureHeader(
+      const unsigned = signatureField(
         [
           'v=1;',
           `a=${key.algorithm};`,
@@ -216,8 +229,8 @@ export async function signMessage(
         ],
         signed.names,
       );
-      const withBodyHash = `${unsigned}\r\n\tbh=${bh};\r\n\tb=`;
-      const canonicalSelf = relaxedHeader({ name: 'dkim-signature', raw: withBodyHash });
+      const withBodyHash = `${unsigned.text}\r\n\tbh=${bh};\r\n\tb=`;
+      const canonicalSelf = `${unsigned.canonical} bh=${bh}; b=`;
       const signature = await signData(key.algorithm, signed.canonical + canonicalSelf, key.privateKey);
       return `${withBodyHash}${foldSignature(signature.toString('base64'))}\r\n`;
     }),

@@ -49,7 +49,7 @@ test('relaxed body: 8-bit bytes pass through unchanged', () => {
   assert.equal(relaxedBody('caf\xe9  au lait\r\n'), 'caf\xe9 au lait\r\n');
 });
 
-test('relaxed body: a body far larger than the scratch buffer hashes like the same body built in memory', () => {
+test('relaxed body: a body far larger than the WebAssembly input area hashes like the same body built in memory', () => {
   const line = `${'word  '.repeat(20)}\t\r\n`;
   const body = line.repeat(5000) + '\r\n'.repeat(50_000);
   const expected = `${'word '.repeat(19)}word\r\n`.repeat(5000);
@@ -96,6 +96,57 @@ test('relaxed body agrees with a plain reference on thousands of generated bodie
     const length = next(16);
     for (let j = 0; j < length; j++) body += pieces[next(pieces.length)];
     assert.equal(relaxedBody(body), referenceRelaxedBody(body), JSON.stringify(body));
+  }
+});
+
+test('relaxed body: piece boundaries of the WebAssembly input area (32 KB) change nothing', () => {
+  const area = 32 * 1024;
+  // Each body has a tab or a run of spaces, so none takes the already-relaxed shortcut.
+  const bodies = [
+    // CR LF across the boundary: the CR must wait for its LF in the next piece.
+    `${'x'.repeat(area - 1)}\r\ny\t\r\n`,
+    // A run of spaces and a tab across the boundary, then more words.
+    `${'x'.repeat(area - 2)}  \t  word\r\n`,
+    // A lone CR as the very last byte is content.
+    `\t${'x'.repeat(area * 2)}\r`,
+    // Trailing blanks and empty lines that straddle two boundaries.
+    `word${' '.repeat(area * 2)}\r\n${'\r\n'.repeat(area)}`,
+  ];
+  for (const body of bodies)
+    assert.equal(relaxedBody(body), referenceRelaxedBody(body), `${body.length} bytes`);
+});
+
+test('relaxed body: output beyond the WebAssembly output area is handed over in several calls', () => {
+  // 70,000 empty lines owed before content: 140 KB of CR LF, more than the 96 KB output area.
+  const manyEmpty = `${'\r\n'.repeat(70_000)}x\t\r\n`;
+  assert.equal(relaxedBody(manyEmpty), `${'\r\n'.repeat(70_000)}x\r\n`);
+  // The output area fills in the middle of a run of printable bytes.
+  const fullInRun = `${'\n'.repeat(45_000)}${'y'.repeat(30_000)}\n`;
+  assert.equal(relaxedBody(fullInRun), referenceRelaxedBody(fullInRun));
+});
+
+test('relaxed body agrees with the reference on large generated bodies with long runs', () => {
+  const pieces = [
+    'word',
+    ' ',
+    '\t',
+    '\r',
+    '\n',
+    '\r\n',
+    ' '.repeat(5000),
+    '\r\n'.repeat(3000),
+    'z'.repeat(9000),
+    '\xe9',
+  ];
+  let seed = 777;
+  const next = (limit: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % limit;
+  };
+  for (let i = 0; i < 60; i++) {
+    let body = '';
+    while (body.length < 20_000 + next(120_000)) body += pieces[next(pieces.length)];
+    assert.equal(relaxedBody(body), referenceRelaxedBody(body), `body ${i}, ${body.length} bytes`);
   }
 });
 
