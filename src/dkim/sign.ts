@@ -150,10 +150,10 @@ function foldSignature(signature: string): string {
  * with 4 in flight against 4,300/s inline on 2 cores). Ed25519 signs the SHA-256 of the data with
  * PureEdDSA as RFC 8463 section 3 asks, inline: 23 us, less than the hop to another thread costs.
  */
-function signData(algorithm: DkimAlgorithm, data: string, key: KeyObject): Promise<Buffer> {
+function signData(algorithm: DkimAlgorithm, data: string, key: KeyObject): Buffer | Promise<Buffer> {
   if (algorithm === 'ed25519-sha256') {
     // One-shot hash of the latin1 text: no Buffer of the header data, no Hash object.
-    return Promise.resolve(sign(null, hash('sha256', Buffer.from(data, 'latin1'), 'buffer'), key));
+    return sign(null, hash('sha256', Buffer.from(data, 'latin1'), 'buffer'), key);
   }
   return new Promise((resolve, reject) => {
     sign('sha256', Buffer.from(data, 'latin1'), key, (error, signature) =>
@@ -216,26 +216,30 @@ export async function signMessage(
   const bh = bodyHash.digest('base64');
   const timestamp = Math.floor((options.now ?? Date.now()) / 1000);
 
-  const headers = await Promise.all(
-    keys.map(async (key) => {
-      const unsigned = signatureField(
-        [
-          'v=1;',
-          `a=${key.algorithm};`,
-          'c=relaxed/relaxed;',
-          `d=${domain};`,
-          `s=${key.selector};`,
-          `t=${timestamp};`,
-        ],
-        signed.names,
-      );
-      const withBodyHash = `${unsigned.text}\r\n\tbh=${bh};\r\n\tb=`;
-      const canonicalSelf = `${unsigned.canonical} bh=${bh}; b=`;
-      const signature = await signData(key.algorithm, signed.canonical + canonicalSelf, key.privateKey);
-      return `${withBodyHash}${foldSignature(signature.toString('base64'))}\r\n`;
-    }),
-  );
-  return prepend(headers.length === 1 ? (headers[0] as string) : headers.join(''), message);
+  // Every key's signature is started before the first is awaited: RSA keys sign side by side on the thread pool.
+  const pending = keys.map((key) => {
+    const field = signatureField(
+      [
+        'v=1;',
+        `a=${key.algorithm};`,
+        'c=relaxed/relaxed;',
+        `d=${domain};`,
+        `s=${key.selector};`,
+        `t=${timestamp};`,
+      ],
+      signed.names,
+    );
+    const data = `${signed.canonical}${field.canonical} bh=${bh}; b=`;
+    return {
+      text: `${field.text}\r\n\tbh=${bh};\r\n\tb=`,
+      signature: signData(key.algorithm, data, key.privateKey),
+    };
+  });
+  let header = '';
+  for (const { text, signature } of pending) {
+    header += `${text}${foldSignature((await signature).toString('base64'))}\r\n`;
+  }
+  return prepend(header, message);
 }
 
 /** The header text (latin1) and the message in one new buffer, written in place rather than concatenated. */
