@@ -31,6 +31,7 @@ const { values } = parseArgs({
     accept: { type: 'string', default: 'on' },
     concurrency: { type: 'string' },
     'per-destination': { type: 'string' },
+    profile: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -96,15 +97,34 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** user+system CPU milliseconds of one process. */
-function cpuMs(pid: number | undefined): number {
-  if (pid === undefined) return 0;
+interface CpuTime {
+  user: number;
+  system: number;
+}
+
+/** user and system CPU milliseconds of one process, all its threads. */
+function cpuMs(pid: number | undefined): CpuTime {
+  if (pid === undefined) return { user: 0, system: 0 };
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
   } catch {
-    return Number.NaN;
+    return { user: Number.NaN, system: Number.NaN };
   }
+}
+
+function fmt(n: number, digits = 0): string {
+  return Number.isNaN(n) ? 'n/a' : n.toFixed(digits);
+}
+
+function cpuText(cpu: CpuTime): string {
+  return `${fmt(cpu.user + cpu.system, 2)} (${fmt(cpu.user, 2)} + ${fmt(cpu.system, 2)})`;
+}
+
+/** CPU milliseconds per message between two readings. */
+function cpuPerMessage(before: CpuTime, after: CpuTime): CpuTime {
+  return { user: (after.user - before.user) / MESSAGES, system: (after.system - before.system) / MESSAGES };
 }
 
 interface World {
@@ -194,8 +214,10 @@ async function worldZone(aDir: string): Promise<string> {
   return `${lines.join('\n')}\n`;
 }
 
+/** With --profile DIR, each outpost writes a V8 CPU profile there when it stops (`node --cpu-prof`). */
 function serve(dataDir: string): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', cli, 'serve', '--data', dataDir], {
+  const profile = values.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`];
+  return spawn(process.execPath, [...profile, '--import', 'tsx', cli, 'serve', '--data', dataDir], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -356,8 +378,8 @@ interface Figures {
   p50: number;
   p99: number;
   max: number;
-  cpuA: number;
-  cpuB: number;
+  cpuA: CpuTime;
+  cpuB: CpuTime;
 }
 
 async function relay(): Promise<Figures> {
@@ -389,8 +411,8 @@ async function relay(): Promise<Figures> {
     await waitForFiles(inbox, submitted.submittedAt.size - submitted.refused.length);
     const finished = Math.max(...watcher.seen.values());
     watcher.close();
-    const cpuA = cpuMs(a.pid) - cpuBefore.a;
-    const cpuB = cpuMs(b.pid) - cpuBefore.b;
+    const cpuA = cpuPerMessage(cpuBefore.a, cpuMs(a.pid));
+    const cpuB = cpuPerMessage(cpuBefore.b, cpuMs(b.pid));
     const delays = await latencies(inbox, watcher.seen, submitted);
     const seconds = (finished - started) / 1000;
     return {
@@ -402,8 +424,8 @@ async function relay(): Promise<Figures> {
       p50: percentile(delays, 50),
       p99: percentile(delays, 99),
       max: delays[delays.length - 1] ?? Number.NaN,
-      cpuA: cpuA / MESSAGES,
-      cpuB: cpuB / MESSAGES,
+      cpuA,
+      cpuB,
     };
   } finally {
     await Promise.all(children.map(stopChild));
@@ -418,7 +440,6 @@ async function main(): Promise<void> {
   const figures = await relay();
   process.stderr.write(`relay: ${figures.relayRate.toFixed(0)} msg/s, p99 ${figures.p99.toFixed(1)} ms\n`);
   const accept = values.accept === 'off' ? [] : acceptRates();
-  const fmt = (n: number, digits = 0) => (Number.isNaN(n) ? 'n/a' : n.toFixed(digits));
   const lines = [
     `Run ${new Date().toISOString()}: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, ` +
       `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
@@ -435,8 +456,8 @@ async function main(): Promise<void> {
     `| delivery latency p50, ms | ${fmt(figures.p50, 1)} |`,
     `| **delivery latency p99, ms** | **${fmt(figures.p99, 1)}** |`,
     `| delivery latency max, ms | ${fmt(figures.max, 1)} |`,
-    `| CPU ms per message, A (submission, queue, DKIM sign, SMTP out) | ${fmt(figures.cpuA, 2)} |`,
-    `| CPU ms per message, B (MX, ${DKIM ? 'DKIM verify, ' : ''}queue, Maildir) | ${fmt(figures.cpuB, 2)} |`,
+    `| CPU ms per message, A (submission, queue, DKIM sign, SMTP out): user + system | ${cpuText(figures.cpuA)} |`,
+    `| CPU ms per message, B (MX, ${DKIM ? 'DKIM verify, ' : ''}queue, Maildir): user + system | ${cpuText(figures.cpuB)} |`,
     ...accept.map(
       (row) =>
         `| bench/accept outpost, ${row.mode}, msg/s | ${fmt(row.rate)} (relay = ${fmt(figures.relayRate / row.rate, 2)}x) |`,

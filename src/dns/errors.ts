@@ -21,6 +21,21 @@ export class DnsLookupError extends Error implements DnsError {
   }
 }
 
+/**
+ * The error for a negative answer (NXDOMAIN, NODATA). Such answers are outcomes callers expect
+ * (a host without AAAA, a domain without DMARC), often straight from the cache, so no stack trace
+ * is taken: capturing one cost about 9 us of a lookup that otherwise costs 1.
+ */
+export function negativeAnswer(code: DnsErrorCode, hostname: string, syscall: string): DnsLookupError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new DnsLookupError(code, hostname, syscall);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** Node's syscall label for a query of `type`: queryA, queryAaaa, queryMx, queryTxt, ... */
 export function syscallFor(type: string): string {
   return `query${type.charAt(0)}${type.slice(1).toLowerCase()}`;

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { interpretReply, type Outcome } from './answers.js';
 import { TtlCache } from './cache.js';
-import { DnsLookupError, syscallFor } from './errors.js';
+import { DnsLookupError, negativeAnswer, syscallFor } from './errors.js';
 import { nameProblem, normalizeName, reverseName } from './names.js';
 import { systemNameServers } from './system.js';
 import type { MxRecord, RecordType, Resolver, SrvRecord } from './types.js';
@@ -171,7 +171,7 @@ class ResolverView implements Resolver {
         );
       }
       if (outcome.kind === 'data') return [...outcome.values];
-      if (outcome.kind === 'negative') throw new DnsLookupError(outcome.code, hostname, syscall);
+      if (outcome.kind === 'negative') throw negativeAnswer(outcome.code, hostname, syscall);
       current = outcome.target;
     }
   }

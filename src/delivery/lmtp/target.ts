@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 // Delivery over LMTP (RFC 2033) to a mailbox server such as Dovecot. prepare takes a connection
 // (an idle one after RSET, or a new one after LHLO) and sends MAIL and one RCPT per recipient;
 // commit sends DATA and reads one reply per accepted recipient, in RCPT order, so each recipient is
@@ -63,7 +64,7 @@ function unexpected(step: string, answer: Reply): Reply {
 function mailParameters(batch: DeliveryBatch, extensions: Set<string>): string {
   const params: string[] = [];
   // Any byte above 127 in the message: ask for 8BITMIME when the server offers it.
-  if (extensions.has('8BITMIME') && batch.body.some((byte) => byte > 0x7f)) params.push('BODY=8BITMIME');
+  if (extensions.has('8BITMIME') && !isAscii(batch.body)) params.push('BODY=8BITMIME');
   const addresses = [batch.sender, ...batch.recipients.map((r) => r.address)];
   if (extensions.has('SMTPUTF8') && addresses.some((a) => NON_ASCII.test(a))) params.push('SMTPUTF8');
   return params.map((p) => ` ${p}`).join('');

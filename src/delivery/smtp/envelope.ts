@@ -1,5 +1,6 @@
 // The MAIL FROM and RCPT TO lines we send, with the ESMTP parameters the peer offers: SIZE,
 // BODY=8BITMIME, SMTPUTF8, and the DSN ones (RFC 3461) passed on as the sender asked for them.
+import { isAscii as isAsciiBuffer } from 'node:buffer';
 import type { LeasedRecipient } from '../../queue/store/types.js';
 
 /** RFC 3461 envelope fields of a message, when it has them. */
@@ -20,10 +21,6 @@ export function encodeXtext(text: string): string {
   return encoded;
 }
 
-function hasEightBit(data: Buffer): boolean {
-  return data.some((byte) => byte > 127);
-}
-
 function isAscii(text: string): boolean {
   return !/[^\p{ASCII}]/u.test(text);
 }
@@ -38,7 +35,7 @@ export function mailCommand(
 ): string {
   const params: string[] = [];
   if (extensions.has('SIZE')) params.push(`SIZE=${body.length}`);
-  if (extensions.has('8BITMIME') && hasEightBit(body)) params.push('BODY=8BITMIME');
+  if (extensions.has('8BITMIME') && !isAsciiBuffer(body)) params.push('BODY=8BITMIME');
   if (extensions.has('SMTPUTF8') && ![sender, ...addresses].every(isAscii)) params.push('SMTPUTF8');
   if (extensions.has('DSN')) {
     if (dsn.ret !== undefined) params.push(`RET=${dsn.ret}`);

@@ -5,7 +5,7 @@ export {
   smtpDeliveryConfigSchema,
   smtpTargetOptionsFromConfig,
 } from './config.js';
-export { encodeXtext } from './envelope.js';
+export { encodeXtext, mailCommand } from './envelope.js';
 export type { DestinationPolicy, SmarthostOptions, SmtpTarget, SmtpTargetOptions } from './options.js';
 export { addressLiteral, orderExchanges, type Route, type RouteHost, routeFor } from './route.js';
 export type { TlsPolicy } from './session.js';

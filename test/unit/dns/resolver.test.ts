@@ -78,6 +78,14 @@ test('NXDOMAIN is ENOTFOUND, NODATA is ENODATA, outside the zones EREFUSED; erro
   });
   await assert.rejects(resolver.resolveMx('mx.example.test'), { code: 'ENODATA', syscall: 'queryMx' });
   await assert.rejects(resolver.resolveTxt('example.org'), { code: 'EREFUSED', hostname: 'example.org' });
+  // Negative answers carry no stack trace (they are expected outcomes); the limit is put back.
+  const limit = Error.stackTraceLimit;
+  await assert.rejects(resolver.resolveMx('mx.example.test'), (error: unknown) => {
+    assert.ok(error instanceof Error);
+    assert.equal(error.stack, 'DnsError: queryMx ENODATA mx.example.test');
+    return true;
+  });
+  assert.equal(Error.stackTraceLimit, limit);
 });
 
 test('a truncated UDP answer is fetched again over TCP', async (t) => {

@@ -9,6 +9,7 @@ import {
   createSmtpTarget,
   encodeDataBody,
   encodeXtext,
+  mailCommand,
   orderExchanges,
   parseReplyLines,
   routeFor,
@@ -76,6 +77,15 @@ test('reply parsing: multi-line, enhanced code from the last line', () => {
     enhanced: '5.1.1',
     text: 'No\nsuch user',
   });
+});
+
+test('MAIL FROM says BODY=8BITMIME only for a body with 8-bit bytes, and only to a peer that offers it', () => {
+  const offers = new Map([['8BITMIME', '']]);
+  const ascii = Buffer.from('Subject: plain\r\n\r\nHello\r\n');
+  const eightBit = Buffer.from('Subject: caf\u00e9\r\n\r\nCaf\u00e9\r\n');
+  assert.equal(mailCommand('a@x.test', ascii, ['b@y.test'], {}, offers), 'MAIL FROM:<a@x.test>');
+  assert.equal(mailCommand('a@x.test', eightBit, ['b@y.test'], {}, offers), 'MAIL FROM:<a@x.test> BODY=8BITMIME');
+  assert.equal(mailCommand('a@x.test', eightBit, ['b@y.test'], {}, new Map()), 'MAIL FROM:<a@x.test>');
 });
 
 test('xtext encoding round-trips through our server-side decoder', () => {
