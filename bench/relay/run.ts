@@ -216,7 +216,8 @@ async function worldZone(aDir: string): Promise<string> {
 
 /** With --profile DIR, each outpost writes a V8 CPU profile there when it stops (`node --cpu-prof`). */
 function serve(dataDir: string): ChildProcess {
-  const profile = values.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`];
+  const profile =
+    values.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`];
   return spawn(process.execPath, [...profile, '--import', 'tsx', cli, 'serve', '--data', dataDir], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],

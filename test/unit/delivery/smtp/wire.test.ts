@@ -84,7 +84,10 @@ test('MAIL FROM says BODY=8BITMIME only for a body with 8-bit bytes, and only to
   const ascii = Buffer.from('Subject: plain\r\n\r\nHello\r\n');
   const eightBit = Buffer.from('Subject: caf\u00e9\r\n\r\nCaf\u00e9\r\n');
   assert.equal(mailCommand('a@x.test', ascii, ['b@y.test'], {}, offers), 'MAIL FROM:<a@x.test>');
-  assert.equal(mailCommand('a@x.test', eightBit, ['b@y.test'], {}, offers), 'MAIL FROM:<a@x.test> BODY=8BITMIME');
+  assert.equal(
+    mailCommand('a@x.test', eightBit, ['b@y.test'], {}, offers),
+    'MAIL FROM:<a@x.test> BODY=8BITMIME',
+  );
   assert.equal(mailCommand('a@x.test', eightBit, ['b@y.test'], {}, new Map()), 'MAIL FROM:<a@x.test>');
 });
 
