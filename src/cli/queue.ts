@@ -10,7 +10,10 @@ function iso(ms: number): string {
 
 const ACTION_DESCRIPTIONS: Record<Exclude<QueueAction, 'flush'>, [string, string]> = {
   hold: ['stop delivering a message (queued and deferred recipients become held)', 'held'],
-  release: ['deliver a held message again (held recipients become queued, due now)', 'released'],
+  release: [
+    'deliver a held or quarantined message again (its recipients become queued, due now)',
+    'released',
+  ],
   requeue: ['try failed, expired and deferred recipients again now', 'requeued'],
 };
 

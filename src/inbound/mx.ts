@@ -99,11 +99,22 @@ export function verdictHeaderText(
 }
 
 /** Authentication-Results for everything the checks found, and the Junk folder when quarantined. */
-function verdictHeaders(deps: InboundDeps, session: SessionInfo): { folder?: string; extraHeaders?: string } {
+function verdictHeaders(deps: InboundDeps, session: SessionInfo): EnqueueOptions {
   if (!deps.policy.hasChecks) return {};
   const quarantine = deps.policy.quarantine(session);
   const extraHeaders = verdictHeaderText(deps, session, quarantine);
-  return quarantine === undefined ? { extraHeaders } : { folder: 'Junk', extraHeaders };
+  return quarantine === undefined ? { extraHeaders } : { folder: 'Junk', extraHeaders, quarantined: true };
+}
+
+/** How a message is filed: its local folder, the headers our checks add, and whether it is quarantined. */
+export interface EnqueueOptions {
+  folder?: string;
+  extraHeaders?: string;
+  /**
+   * Suspect mail: copies forwarded to other domains wait as 'quarantined' for an operator's release
+   * instead of leaving, so that outpost never passes on to others what it would not deliver to an inbox.
+   */
+  quarantined?: boolean;
 }
 
 /** Stamps trace headers, stores durably, and answers 250 with the queue id only after the commit. */
@@ -112,7 +123,7 @@ export async function enqueueMessage(
   session: SessionInfo,
   tx: Transaction,
   message: Buffer,
-  options: { folder?: string; extraHeaders?: string } = {},
+  options: EnqueueOptions = {},
 ): Promise<Reply> {
   const id = newQueueId();
   const now = Date.now();
@@ -156,8 +167,15 @@ export async function enqueueMessage(
         sender: copy.sender,
         body: copy.body,
         receivedAt: now,
-        meta: { ...meta, forwardOf: id, ...(copy.unsealed ? { unsealed: copy.unsealed } : {}) },
-        recipients: copy.recipients,
+        meta: {
+          ...meta,
+          forwardOf: id,
+          ...(copy.unsealed ? { unsealed: copy.unsealed } : {}),
+          ...(options.quarantined ? { quarantined: true } : {}),
+        },
+        recipients: options.quarantined
+          ? copy.recipients.map((recipient) => ({ ...recipient, status: 'quarantined' as const }))
+          : copy.recipients,
       }),
     ),
   );

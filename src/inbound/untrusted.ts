@@ -78,6 +78,7 @@ export function mxUntrustedHandlers(deps: InboundDeps): SmtpHandlers {
       return enqueueMessage(deps, session, tx, message, {
         ...(disposition.folder === undefined ? {} : { folder: disposition.folder }),
         extraHeaders: verdictHeaderText(deps, session, quarantine),
+        quarantined: quarantine !== undefined,
       });
     },
   };

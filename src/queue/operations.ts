@@ -9,13 +9,13 @@ export type QueueAction = StatusAction | 'flush';
 export const QUEUE_ACTIONS: readonly QueueAction[] = ['hold', 'release', 'flush', 'requeue'];
 
 /**
- * hold: stop delivering (queued/deferred -> held); release: held -> queued; requeue: try again
+ * hold: stop delivering (queued/deferred -> held); release: held or quarantined -> queued; requeue: try again
  * recipients that gave up or wait (failed/expired/deferred -> queued). Moving to queued makes a
  * recipient due now.
  */
 const TRANSITIONS: Record<StatusAction, { from: RecipientStatus[]; to: RecipientStatus }> = {
   hold: { from: ['queued', 'deferred'], to: 'held' },
-  release: { from: ['held'], to: 'queued' },
+  release: { from: ['held', 'quarantined'], to: 'queued' },
   requeue: { from: ['failed', 'expired', 'deferred'], to: 'queued' },
 };
 

@@ -1,8 +1,9 @@
 // Forwarding end to end on the fake internet: alice@o.example writes to info@a.example, an alias
-// forwarding to bob@b.example. a.example's MX is built here from src/forward the way
-// src/inbound/mx.ts wires it (docs/reference/forwarding.md); its queue, runner and SMTP delivery
-// are a real outpost's. b.example runs spf and arc: the forward passes SPF for the SRS domain and
-// carries a valid ARC chain. A bounce to the SRS address goes back to alice.
+// forwarding to bob@b.example. a.example's MX is outpost's own (src/inbound/mx.ts with forwarding,
+// docs/reference/forwarding.md) on a listener of its own that runs spf, with the queue, runner and
+// SMTP delivery of a real outpost. b.example runs spf and arc: the forward passes SPF for the SRS
+// domain and carries a valid ARC chain. A bounce to the SRS address goes back to alice. Mail that
+// a.example's checks quarantine is not forwarded until an operator releases it.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -11,17 +12,12 @@ import { silentLogger } from '../../src/core/log.js';
 import { dkimTxtRecord, generateDkimKey } from '../../src/dkim/keys.js';
 import { addAlias } from '../../src/forward/admin.js';
 import { Forwarding } from '../../src/forward/forwarding.js';
-import type { ForwardCopy } from '../../src/forward/plan.js';
-import { receivedHeader, stampMessage } from '../../src/inbound/headers.js';
 import { type InboundDeps, mxHandlers } from '../../src/inbound/mx.js';
 import { ListenerPolicy } from '../../src/inbound/policy.js';
 import { LocalRecipients } from '../../src/inbound/recipients.js';
-import { formatAuthResults } from '../../src/pipeline/auth-results.js';
 import { compileChecks } from '../../src/pipeline/config.js';
 import { createSmtpServer } from '../../src/protocol/smtp/server.js';
-import type { SmtpHandlers } from '../../src/protocol/smtp/types.js';
-import { newQueueId } from '../../src/queue/ids.js';
-import type { NewMessage, NewRecipient } from '../../src/queue/store/types.js';
+import { applyQueueAction } from '../../src/queue/operations.js';
 import { smtpOptions } from '../../src/server/listeners.js';
 import { ensureCertificate } from '../../src/server/tls.js';
 import { fakeInternet, messagesIn } from '../helpers/fake-internet.js';
@@ -31,79 +27,9 @@ import { smtpConnect } from '../helpers/smtp-client.js';
 const A = { domain: 'a.example', ip: '127.0.0.61' };
 const B = { domain: 'b.example', ip: '127.0.0.62' };
 const O = { domain: 'o.example', ip: '127.0.0.63' };
+/** A host that o.example's SPF record does not name. */
+const FORGER_IP = '127.0.0.64';
 const SELECTOR = 'fwd';
-
-/**
- * a.example's MX with forwarding, as src/inbound/mx.ts wires it: SRS bounce addresses are
- * recipients; at DATA, aliases become forward copies enqueued with the message before the 250.
- */
-function forwardingMx(deps: InboundDeps, forwarding: Forwarding): SmtpHandlers {
-  const base = mxHandlers(deps);
-  return {
-    ...base,
-    async rcptTo(session, tx, rcpt) {
-      const route = deps.recipients.route(rcpt.address);
-      if (route.kind === 'local' && (await forwarding.bounceRecipient(rcpt.address)) !== undefined) {
-        return deps.policy.run('rcpt', session, { tx, rcpt: route.address });
-      }
-      return base.rcptTo(session, tx, rcpt);
-    },
-    async data(session, tx, message) {
-      const refusal = await deps.policy.run('data', session, { tx, message });
-      if (refusal) return refusal;
-      const id = newQueueId();
-      const now = Date.now();
-      const hostname = deps.hostname();
-      const results = deps.policy.allResults(session);
-      const body = stampMessage(message, {
-        received: receivedHeader({ session, tx, hostname, queueId: id, now }),
-        hostname,
-        queueId: id,
-        now,
-        extraHeaders: formatAuthResults(hostname, results),
-      });
-      const local: NewRecipient[] = [];
-      const copies: ForwardCopy[] = [];
-      for (const rcpt of tx.recipients) {
-        const route = deps.recipients.route(rcpt.address);
-        const redirect = await forwarding.redirect(rcpt.address, route.address);
-        if (redirect?.kind === 'bounce') {
-          local.push({ address: redirect.to, target: 'smtp' });
-          continue;
-        }
-        if (redirect?.kind === 'alias') {
-          const plan = await forwarding.planAlias({
-            alias: route.address,
-            rule: redirect.rule,
-            sender: tx.from,
-            message: body,
-            results,
-          });
-          if (plan.copy) copies.push(plan.copy);
-          local.push(...plan.localTargets.map((address) => ({ address, target: 'maildir' })));
-          if (!redirect.rule.keep) continue;
-        }
-        local.push({ address: route.address, target: 'maildir' });
-      }
-      const messages: NewMessage[] = [
-        ...(local.length > 0
-          ? [{ id, sender: tx.from, body, recipients: local, receivedAt: now, meta: {} }]
-          : []),
-        ...copies.map(({ sender, body: copyBody, recipients }) => ({
-          id: newQueueId(),
-          sender,
-          body: copyBody,
-          recipients,
-          receivedAt: now,
-          meta: { forwardOf: id },
-        })),
-      ];
-      await Promise.all(messages.map((m) => deps.store.enqueue(m)));
-      deps.onQueued();
-      return { code: 250, enhanced: '2.0.0', text: `Ok: queued as ${messages[0]?.id ?? id}` };
-    },
-  };
-}
 
 async function world(t: TestContext) {
   const port = await freePort();
@@ -141,7 +67,7 @@ async function world(t: TestContext) {
     recipients,
     store: a.outpost.store,
     policy: new ListenerPolicy({
-      checks: compileChecks([{ use: 'spf' }]),
+      checks: compileChecks([{ use: 'spf', on: { fail: 'quarantine' } }]),
       resolver: a.outpost.resolver,
       dnsBudget: 20,
       softBounce: false,
@@ -164,10 +90,13 @@ async function world(t: TestContext) {
     a.hostname,
   );
   const listener = listenerSchema.parse({ name: 'mx-forwarding', profile: 'mx', address: `${A.ip}:0` });
-  const server = createSmtpServer(smtpOptions(listener, a.hostname, tls), forwardingMx(deps, forwarding));
+  const server = createSmtpServer(
+    smtpOptions(listener, a.hostname, tls),
+    mxHandlers({ ...deps, forwarding }),
+  );
   const { port: mxPort } = await server.listen(0, A.ip);
   t.after(() => server.close({ timeoutMs: 0 }));
-  return { net, mxPort };
+  return { net, mxPort, store: a.outpost.store };
 }
 
 test('mail to an alias arrives at the next hop with SPF pass for the SRS domain and a valid ARC chain; its bounce reaches the sender', async (t) => {
@@ -211,4 +140,32 @@ test('mail to an alias arrives at the next hop with SPF pass for the SRS domain 
   assert.equal(bounce.code, 250, bounce.text);
   const [returned = ''] = await messagesIn(net.office(O.domain), 'alice', '', 1);
   assert.match(returned, /Subject: Undelivered Mail/);
+});
+
+test('a quarantined message to an alias is not forwarded until an operator releases it', async (t) => {
+  const { net, mxPort, store } = await world(t);
+  // alice's domain allows only O.ip: from FORGER_IP, SPF fails and a.example quarantines.
+  const client = await smtpConnect(mxPort, A.ip, { localAddress: FORGER_IP });
+  t.after(() => client.close());
+  const accepted = await client.sendMail({
+    from: `alice@${O.domain}`,
+    to: [`info@${A.domain}`],
+    body: `From: alice@${O.domain}\nTo: info@${A.domain}\nSubject: suspect\nMessage-ID: <fwd-2@o.example>\n\nHello?\n`,
+  });
+  assert.equal(accepted.code, 250, accepted.text);
+
+  const [held] = await store.list({ status: 'quarantined', limit: 10 });
+  assert.ok(held, 'the forwarded copy waits as quarantined');
+  assert.equal(held.address, `bob@${B.domain}`);
+  assert.equal((await store.message(held.messageId))?.meta.quarantined, true);
+  // The runner is kicked after every enqueue; give it time to (not) deliver.
+  net.office(A.domain).outpost.runner.kick();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.deepEqual(await net.office(B.domain).mailbox('bob', ''), []);
+
+  const released = await applyQueueAction(store, held.messageId, 'release');
+  assert.equal(released.changed, 1);
+  const [forwarded = ''] = await messagesIn(net.office(B.domain), 'bob', '', 1);
+  assert.match(forwarded, /^X-Outpost-Verdict: quarantine; check=spf/m);
+  assert.match(forwarded, /Subject: suspect/);
 });

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { OutpostError } from '../../core/errors.js';
+import { applyQueueAction, isQueueAction, type QueueAction, removeMessage } from '../../queue/operations.js';
 import {
   type MessageRow,
   type QueueFilter,
@@ -15,20 +16,18 @@ import type { AdminSession } from './session.js';
 
 const LIST_LIMIT = 200;
 
-/** The operator actions on a message; each returns how many recipients it changed. */
-export const QUEUE_ACTIONS = {
-  hold: (store: Store, id: string) => store.setStatus(id, ['queued', 'deferred'], 'held'),
-  release: (store: Store, id: string) => store.setStatus(id, ['held'], 'queued'),
-  flush: (store: Store, id: string) => store.flush(id),
-  requeue: (store: Store, id: string) =>
-    store.setStatus(id, ['deferred', 'failed', 'expired', 'held'], 'queued'),
-  remove: async (store: Store, id: string) => ((await store.remove(id)) ? 1 : 0),
-} satisfies Record<string, (store: Store, id: string) => Promise<number>>;
+/** The operator actions on a message: the CLI's and the API's (src/queue/operations.ts), and remove. */
+type AdminQueueAction = QueueAction | 'remove';
 
-type QueueAction = keyof typeof QUEUE_ACTIONS;
+function isAdminQueueAction(name: string): name is AdminQueueAction {
+  return name === 'remove' || isQueueAction(name);
+}
 
-function isQueueAction(name: string): name is QueueAction {
-  return Object.hasOwn(QUEUE_ACTIONS, name);
+/** Applies an action; returns how many recipients it changed (1 for a removed message). */
+async function applyAdminAction(store: Store, id: string, action: AdminQueueAction): Promise<number> {
+  if (action !== 'remove') return (await applyQueueAction(store, id, action)).changed;
+  await removeMessage(store, id);
+  return 1;
 }
 
 function filterOf(query: Record<string, unknown>): QueueFilter {
@@ -152,9 +151,8 @@ export function queueRoutes(context: AdminContext) {
     app.post(`${ADMIN_PREFIX}/queue/:id/:action`, async (request, reply) => {
       const id = param(request, 'id');
       const action = param(request, 'action');
-      if (!isQueueAction(action)) throw new OutpostError('NOT_FOUND', `No queue action ${action}`);
-      if (!(await store.message(id))) throw new OutpostError('NOT_FOUND', `No message ${id} in the queue`);
-      const changed = await QUEUE_ACTIONS[action](store, id);
+      if (!isAdminQueueAction(action)) throw new OutpostError('NOT_FOUND', `No queue action ${action}`);
+      const changed = await applyAdminAction(store, id, action);
       const back = action === 'remove' ? '/queue' : `/queue/${encodeURIComponent(id)}`;
       return finishAction(request, reply, back, action, changed);
     });

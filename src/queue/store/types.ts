@@ -22,8 +22,11 @@ export interface NewRecipient {
   target: string;
   /** Maildir++ folder for local delivery ('' = INBOX, 'Junk' for quarantine). */
   folder?: string;
-  /** Initial state; defaults to 'queued'. */
-  status?: 'queued' | 'held';
+  /**
+   * Initial state; defaults to 'queued'. 'held' waits for a challenge reply or an operator;
+   * 'quarantined' (a forwarded copy of suspect mail) waits for an operator's release.
+   */
+  status?: 'queued' | 'held' | 'quarantined';
 }
 
 export interface NewMessage {

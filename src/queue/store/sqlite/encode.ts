@@ -28,7 +28,9 @@ function encodeRecipients(message: NewMessage): EncodedRecipient[] {
     if (typeof rcpt.target !== 'string' || rcpt.target === '')
       throw badRequest(`no target for ${rcpt.address}`);
     const status = rcpt.status ?? 'queued';
-    if (status !== 'queued' && status !== 'held') throw badRequest(`bad initial status ${String(status)}`);
+    if (status !== 'queued' && status !== 'held' && status !== 'quarantined') {
+      throw badRequest(`bad initial status ${String(status)}`);
+    }
     return {
       address: rcpt.address,
       orcpt: rcpt.orcpt ?? null,

@@ -26,7 +26,7 @@ export interface EncodedRecipient {
   notify: string | null;
   target: string;
   folder: string;
-  status: 'queued' | 'held';
+  status: 'queued' | 'held' | 'quarantined';
 }
 
 export interface EncodedMessage {
