@@ -302,9 +302,10 @@ export function registerTrustlistCommands(program: Command): void {
     .action(action(remove));
 
   withData(trustlist.command('relist <network>').description('list a delisted network again'))
-    .option('--force', `skip the ${DEFAULT_POLICY.relistAfterDays}-day waiting period`)
+    .option('--force', `skip the ${DEFAULT_POLICY.relistAfterDays}-day waiting period (needs --reason)`)
+    .option('--reason <text>', 'why; kept in the audit log')
     .action(
-      action((network: string, options: DataOptions & { force?: boolean }) =>
+      action((network: string, options: DataOptions & { force?: boolean; reason?: string }) =>
         withList(options, (store) =>
           say(entryLine(relistEntry(store, network, DEFAULT_POLICY, cliActor(), options))),
         ),

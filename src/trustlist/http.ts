@@ -141,8 +141,11 @@ export function trustlistRoutes(store: TrustListStore, options: TrustlistRouteOp
     });
 
     app.post('/api/trustlist/entries/:network/relist', async (request) => {
-      const force = (request.body as { force?: unknown } | undefined)?.force === true;
-      return relistEntry(store, networkParam(request), policy, actorOf(request), { force });
+      const body = (request.body ?? {}) as { force?: unknown; reason?: unknown };
+      return relistEntry(store, networkParam(request), policy, actorOf(request), {
+        force: body.force === true,
+        ...(typeof body.reason === 'string' ? { reason: body.reason } : {}),
+      });
     });
 
     app.get('/api/trustlist/audit', async (request) => {

@@ -104,21 +104,27 @@ export function relistDecision(
   return { allowed: true, why: '' };
 }
 
-/** Relists a delisted entry under the policy (force skips the waiting period) and settles its complaints. */
+/**
+ * Relists a delisted entry under the policy and settles its complaints. `force` skips the waiting
+ * period and then needs a reason, which the audit log keeps (as it keeps any reason given).
+ */
 export function relistEntry(
   store: TrustListStore,
   network: string,
   policy: ListPolicy,
   actor: string,
-  options: { force?: boolean } = {},
+  options: { force?: boolean; reason?: string } = {},
 ): Entry {
   const entry = store.get(network);
   if (!entry) throw new OutpostError('NOT_FOUND', `${network} is not on the list`);
   const decision = relistDecision(entry, policy, store.time());
-  if (!decision.allowed && !(options.force && entry.status === 'delisted')) {
-    throw new OutpostError('CONFLICT', decision.why);
+  if (!decision.allowed) {
+    if (!(options.force && entry.status === 'delisted')) throw new OutpostError('CONFLICT', decision.why);
+    if (!options.reason?.trim()) {
+      throw new OutpostError('BAD_REQUEST', 'a reason is required to relist before the waiting period ends');
+    }
   }
-  const relisted = store.relist(entry.network, actor);
+  const relisted = store.relist(entry.network, actor, options.reason?.trim() ? options.reason : undefined);
   store.resolveComplaints(entry.network, actor);
   return relisted;
 }

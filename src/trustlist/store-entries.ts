@@ -84,13 +84,14 @@ export class EntryStore extends StoreBase {
     });
   }
 
-  /** Lists a delisted network again. */
-  relist(network: string, actor: string): Entry {
+  /** Lists a delisted network again; the reason, when given, goes into the audit log. */
+  relist(network: string, actor: string, reason?: string): Entry {
     const key = canonicalNetwork(network);
+    const why = reason === undefined ? undefined : checkReason(reason);
     return this.write(() => {
       const before = this.mustFind(key);
       if (before.status !== 'delisted') throw new OutpostError('CONFLICT', `${key} is ${before.status}`);
-      return this.setStatus(before, 'listed', '', actor, 'relist');
+      return this.setStatus(before, 'listed', '', actor, 'relist', why);
     });
   }
 
@@ -276,6 +277,8 @@ export class EntryStore extends StoreBase {
     reason: string,
     actor: string,
     action: string,
+    /** Why the operator did it, for the audit log only (the entry's reason is what TXT publishes). */
+    note?: string,
   ): Entry {
     const after: Entry = { ...before, status, reason, updatedAt: this.timestamp() };
     this.sql('UPDATE entries SET status = ?, reason = ?, updated_at = ? WHERE network = ?').run(
@@ -284,7 +287,7 @@ export class EntryStore extends StoreBase {
       after.updatedAt,
       before.network,
     );
-    this.audit(actor, action, before.network, before, after);
+    this.audit(actor, action, before.network, before, note === undefined ? after : { ...after, note });
     return after;
   }
 }

@@ -61,6 +61,7 @@ ${csrfField(session)}<input type="hidden" name="network" value="${entry.network}
   if (entry.status === 'delisted') {
     return html`<form method="post" action="${ADMIN_PREFIX}/trustlist/relist" hx-post="${ADMIN_PREFIX}/trustlist/relist" hx-target="#flash" class="stacked">
 ${csrfField(session)}<input type="hidden" name="network" value="${entry.network}">
+<label>Reason (kept in the audit log; required to relist early) <input name="reason" maxlength="500"></label>
 <label><input type="checkbox" name="force" value="yes"> Relist before the waiting period ends</label>
 <button type="submit">Relist</button></form>`;
   }
@@ -114,7 +115,8 @@ ${entryActions(context.sessionOf(request), entry)}
     app.post(`${ADMIN_PREFIX}/trustlist/relist`, async (request, reply) => {
       const network = requiredField(request, 'network');
       const force = formField(request, 'force') === 'yes';
-      const entry = relistEntry(store, network, policy, context.actorOf(request), { force });
+      const reason = formField(request, 'reason');
+      const entry = relistEntry(store, network, policy, context.actorOf(request), { force, reason });
       return finishAction(
         request,
         reply,

@@ -289,12 +289,21 @@ test('trust list page: delist with a reason and relist are audited with the oper
     network: '192.0.2.0/24',
   });
   assert.equal(early.statusCode, 409, 'the waiting period applies without force');
-  await postForm(app, '/admin/trustlist/relist', cookie, {
+  const forcedWithoutReason = await postForm(app, '/admin/trustlist/relist', cookie, {
     _csrf: csrf,
     network: '192.0.2.0/24',
     force: 'yes',
   });
+  assert.equal(forcedWithoutReason.statusCode, 400, 'relisting early needs a reason');
+  await postForm(app, '/admin/trustlist/relist', cookie, {
+    _csrf: csrf,
+    network: '192.0.2.0/24',
+    force: 'yes',
+    reason: 'relay closed',
+  });
   assert.equal(trustlist.get('192.0.2.0/24')?.status, 'listed');
+  const relisted = trustlist.auditLog({ limit: 2 }).find((record) => record.action === 'relist');
+  assert.equal((relisted?.after as { note?: string } | undefined)?.note, 'relay closed');
 });
 
 test('optional pages appear only when their service is given', async (t) => {

@@ -48,7 +48,9 @@ test('add, list, remove, relist, show and audit from the command line', async (t
   const early = await run(['relist', '192.0.2.0/24', '--data', dir]);
   assert.equal(early.code, 1);
   assert.match(early.stderr, /^outpost: CONFLICT: .*may be relisted from .*\(or force it\)\n$/);
-  assert.equal((await run(['relist', '192.0.2.0/24', '--force', '--data', dir])).code, 0);
+  assert.equal((await run(['relist', '192.0.2.0/24', '--force', '--data', dir])).code, 1);
+  const forced = await run(['relist', '192.0.2.0/24', '--force', '--reason', 'relay fixed', '--data', dir]);
+  assert.equal(forced.code, 0, forced.stderr);
   const list = await run(['list', '--data', dir]);
   assert.match(list.stdout, /^192\.0\.2\.0\/24 +listed/m);
   const show = await run(['show', '192.0.2.0/24', '--data', dir]);

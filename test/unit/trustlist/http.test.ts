@@ -75,11 +75,19 @@ test('entries are listed, added, changed, delisted and relisted over the API', a
   });
   assert.equal(early.statusCode, 409);
   assert.equal(early.json().error.code, 'CONFLICT');
-  const forced = await app.inject({
+  const forcedWithoutReason = await app.inject({
     method: 'POST',
     url: '/api/trustlist/entries/192.0.2.0%2F24/relist',
     headers: auth,
     payload: { force: true },
+  });
+  assert.equal(forcedWithoutReason.statusCode, 400);
+  assert.match(forcedWithoutReason.json().error.message, /a reason is required/);
+  const forced = await app.inject({
+    method: 'POST',
+    url: '/api/trustlist/entries/192.0.2.0%2F24/relist',
+    headers: auth,
+    payload: { force: true, reason: 'open relay closed, probe passed' },
   });
   assert.equal(forced.json().status, 'listed');
   const requested = await app.inject({
@@ -93,7 +101,7 @@ test('entries are listed, added, changed, delisted and relisted over the API', a
     method: 'POST',
     url: '/api/trustlist/entries/192.0.2.0%2F24/relist',
     headers: auth,
-    payload: { force: true },
+    payload: { force: true, reason: 'holder asked to be listed again' },
   });
   const audit = await app.inject({ url: '/api/trustlist/audit?subject=192.0.2.0%2F24', headers: auth });
   assert.deepEqual(

@@ -83,8 +83,15 @@ test('relisting waits out the cooling-off period unless forced, and settles the 
   assert.equal(fileComplaint(store, spam('c@r3.test'), policy, 'api').delisted, false);
   requestRemoval(store, '192.0.2.0/24', 'postmaster@esp.test', 'op');
   assert.equal(store.get('192.0.2.0/24')?.reason, 'removed at the request of postmaster@esp.test');
-  assert.equal(relistEntry(store, '192.0.2.0/24', policy, 'op', { force: true }).status, 'listed');
-  assert.throws(() => relistEntry(store, '192.0.2.0/24', policy, 'op', { force: true }), /is listed/);
+  assert.throws(
+    () => relistEntry(store, '192.0.2.0/24', policy, 'op', { force: true }),
+    /a reason is required to relist before the waiting period ends/,
+  );
+  const reason = 'the holder fixed its relay';
+  assert.equal(relistEntry(store, '192.0.2.0/24', policy, 'op', { force: true, reason }).status, 'listed');
+  const relisted = store.auditLog({ subject: '192.0.2.0/24' }).find((record) => record.action === 'relist');
+  assert.equal((relisted?.after as { note?: string } | undefined)?.note, reason);
+  assert.throws(() => relistEntry(store, '192.0.2.0/24', policy, 'op', { force: true, reason }), /is listed/);
 });
 
 test('the admission report names what is missing', async (t) => {
