@@ -32,7 +32,8 @@ function identityOf(ctx: CheckContext<RmxOptions>): Identity | undefined {
   const from = ctx.mailFrom ?? ctx.transaction?.from ?? '';
   if (from !== '') {
     const domain = dnsDomain(domainOf(from));
-    return domain === undefined ? undefined : { domain, props: { 'smtp.mailfrom': from } };
+    // The domain, as the spf check reports it: RFC 8601 allows both, and one form is easier to read.
+    return domain === undefined ? undefined : { domain, props: { 'smtp.mailfrom': domainOf(from) } };
   }
   const helo = ctx.helo ?? ctx.session.helo;
   if (helo === undefined || helo.startsWith('[')) return undefined;
