@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { test } from 'node:test';
 import type { CheckResult } from '../../../src/pipeline/check.js';
 import { compileChecks } from '../../../src/pipeline/config.js';
@@ -123,6 +124,28 @@ test('aborting the stage (client gone) turns running checks into temperror', asy
   const outcome = await running;
   assert.equal(outcome.results.get('waits')?.result, 'temperror');
   assert.equal(outcome.decisions[0]?.detail, 'client disconnected');
+});
+
+test('an aborted stage signal stops each check, tells it through its own signal, and leaves no listener behind', async () => {
+  const seen: AbortSignal[] = [];
+  const registry = new Map([
+    fakeCheck('waits', (ctx) => {
+      seen.push(ctx.signal);
+      return new Promise<CheckResult>(() => {});
+    }),
+  ]);
+  const checks = compileChecks([{ use: 'waits' }], registry);
+  const gone = new AbortController();
+  gone.abort(new Error('client gone before the stage'));
+  const early = await runStage('mail', checks, emptyContext(), { signal: gone.signal });
+  assert.equal(early.decisions[0]?.detail, 'client gone before the stage');
+  assert.equal(seen[0]?.aborted, true, "the check's own signal is aborted too");
+
+  // Stages that finish normally take their listener off the session's signal.
+  const session = new AbortController();
+  const quick = compileChecks([{ use: 'quick' }], new Map([fakeCheck('quick', reports({ result: 'pass' }))]));
+  for (let i = 0; i < 3; i++) await runStage('mail', quick, emptyContext(), { signal: session.signal });
+  assert.equal(getEventListeners(session.signal, 'abort').length, 0);
 });
 
 test('dry_run logs what the check would have done and accepts', async () => {
