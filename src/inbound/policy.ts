@@ -110,7 +110,13 @@ export class ListenerPolicy {
       earlier: this.allResults(session),
       now: Date.now,
     };
-    const outcome = await runStage(stage, this.options.checks, base, { log: this.options.logger });
+    // A client whose connection is gone (reset, or closed both ways) stops its checks (DNS lookups,
+    // virus scans) instead of leaving them to their timeouts. A half-close does not: a pipelining
+    // client may send QUIT and shut its side down while it still reads our replies.
+    const outcome = await runStage(stage, this.options.checks, base, {
+      log: this.options.logger,
+      ...(session.signal === undefined ? {} : { signal: session.signal }),
+    });
     const into = sessionStage ? state.sessionResults : state.results;
     for (const [name, result] of outcome.results) into.set(name, result);
     for (const decision of outcome.decisions) {

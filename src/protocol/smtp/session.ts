@@ -60,6 +60,7 @@ export class Session {
   private timer: NodeJS.Timeout | undefined;
   private timerKind: TimerKind | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
+  private readonly closing = new AbortController();
 
   constructor(
     socket: Socket,
@@ -77,6 +78,7 @@ export class Session {
       secure: false,
       esmtp: false,
       state: {},
+      signal: this.closing.signal,
     };
     this.listen(socket);
   }
@@ -333,6 +335,7 @@ export class Session {
     this.ended = true;
     this.disarm();
     clearTimeout(this.lingerTimer);
+    this.closing.abort(new Error('client disconnected'));
     this.wakeUp();
     try {
       this.handlers.close?.(this.info);

@@ -24,6 +24,8 @@ export interface SessionInfo {
   user?: string;
   /** Free-form per-session state for the inbound layer (check results of the connect stage etc.). */
   state: Record<string, unknown>;
+  /** Aborted when the connection is gone (reset, or closed both ways), so work done for this client can stop. */
+  signal?: AbortSignal;
 }
 
 export type BodyType = '7BIT' | '8BITMIME' | 'BINARYMIME';
