@@ -117,32 +117,38 @@ const parsedKeys = new Map<string, ParsedKey>();
  */
 function parseTagList(text: string): Map<string, string> | undefined {
   const tags = new Map<string, string>();
-  const parts = text.split(';');
-  // One empty part after a final semicolon is allowed.
-  if (parts.length > 1 && (parts[parts.length - 1] as string).trim() === '') parts.pop();
-  for (const part of parts) {
-    const equals = part.indexOf('=');
-    if (equals < 0) return undefined;
-    const name = part.slice(0, equals).trim();
-    const value = tagValue(part, equals + 1);
+  // One scan over the text: each tag runs to the next ';' (or the end), its name to the first '='.
+  for (let start = 0; ; ) {
+    const semicolon = text.indexOf(';', start);
+    const last = semicolon < 0;
+    const end = last ? text.length : semicolon;
+    const equals = text.indexOf('=', start);
+    if (equals < 0 || equals >= end) {
+      // One empty tag after a final semicolon is allowed.
+      return last && start > 0 && text.slice(start).trim() === '' ? tags : undefined;
+    }
+    const name = text.slice(start, equals).trim();
+    const value = tagValue(text, equals + 1, end);
     if (value === undefined || !TAG_NAME.test(name) || tags.has(name)) return undefined;
     tags.set(name, value);
+    if (last) return tags;
+    start = end + 1;
   }
-  return tags;
 }
 
 /**
- * The value from `start` to the end of `part` without folding whitespace, or undefined when it
- * holds anything else outside the printable characters but ';'. One scan, a copy only for folded values.
+ * The value between `start` and `end` without folding whitespace, or undefined when it holds
+ * anything else outside the printable characters but ';'. One scan, a copy only for folded values.
  */
-function tagValue(part: string, start: number): string | undefined {
+function tagValue(text: string, start: number, end: number): string | undefined {
   let folded = false;
-  for (let i = start; i < part.length; i++) {
-    const code = part.charCodeAt(i);
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i);
     if (code === 0x20 || code === 0x09 || code === 0x0d || code === 0x0a) folded = true;
     else if (code < 0x21 || code > 0x7e || code === 0x3b) return undefined;
   }
-  return folded ? part.slice(start).replace(FWS, '') : part.slice(start);
+  const value = text.slice(start, end);
+  return folded ? value.replace(FWS, '') : value;
 }
 
 function canonOf(value: string | undefined): Canon | undefined {
@@ -448,29 +454,32 @@ export async function verifyDkimSignatures(
   const lookups = new Map<string, Promise<KeyLookup>>();
   const verdicts = await Promise.all(
     signatures.map(async (signature): Promise<SignatureVerdict | typeof UNSUPPORTED> => {
-      const base = {
-        domain: signature.domain,
-        selector: signature.selector,
-        algorithm: signature.algorithm,
-        canonicalization: signature.canonicalization,
-        signature: signature.signature,
+      const verdict = (found: Verdict, underSized = 0): SignatureVerdict => {
+        const result: SignatureVerdict = {
+          domain: signature.domain,
+          selector: signature.selector,
+          algorithm: signature.algorithm,
+          canonicalization: signature.canonicalization,
+          signature: signature.signature,
+          result: found.result,
+        };
+        if (found.comment !== undefined) result.comment = found.comment;
+        if (found.policyRule !== undefined) result.policyRule = found.policyRule;
+        if (underSized > 0) result.underSized = underSized;
+        return result;
       };
       if (!signature.signedNames.includes('from')) {
-        return { ...base, result: 'neutral', comment: 'From field not signed' };
+        return verdict({ result: 'neutral', comment: 'From field not signed' });
       }
       const digest = bodyDigest(signature);
-      const underSized = digest.underSized > 0 ? { underSized: digest.underSized } : {};
       if (digest.hash !== signature.bodyHash) {
-        return { ...base, result: 'fail', comment: 'body hash did not verify', ...underSized };
+        return verdict({ result: 'fail', comment: 'body hash did not verify' }, digest.underSized);
       }
       if (signature.hash === 'sha1') {
-        return {
-          ...base,
-          result: 'policy',
-          comment: 'weak algorithm',
-          policyRule: 'weak-algorithm',
-          ...underSized,
-        };
+        return verdict(
+          { result: 'policy', comment: 'weak algorithm', policyRule: 'weak-algorithm' },
+          digest.underSized,
+        );
       }
       const name = `${signature.selector}._domainkey.${signature.domain}`;
       let lookup = lookups.get(name);
@@ -478,9 +487,8 @@ export async function verifyDkimSignatures(
         lookup = lookupKey(dns, name);
         lookups.set(name, lookup);
       }
-      const verdict = judgeWithKey(signature, await lookup, signedHeaderData(signature, byName), options);
-      if (verdict === UNSUPPORTED) return UNSUPPORTED;
-      return { ...base, ...verdict, ...underSized };
+      const judged = judgeWithKey(signature, await lookup, signedHeaderData(signature, byName), options);
+      return judged === UNSUPPORTED ? UNSUPPORTED : verdict(judged, digest.underSized);
     }),
   );
   if (verdicts.includes(UNSUPPORTED)) return UNSUPPORTED;
