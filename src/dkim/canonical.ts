@@ -91,6 +91,9 @@ export function relaxedHeader(field: HeaderField): string {
   const start = raw.charCodeAt(colon + 1) === SP ? colon + 2 : colon + 1;
   // Most fields are one line with single spaces: then the value is already canonical.
   if (isSingleSpaced(raw, start)) return `${field.name}:${raw.slice(start)}`;
+  // Folded fields written tidily (a DKIM-Signature, say) need only their lines joined.
+  const joined = joinedTidyLines(raw, start);
+  if (joined !== undefined) return `${field.name}:${joined}`;
   let text = `${field.name}:`;
   let hasValue = false;
   let pendingSpace = false;
@@ -116,14 +119,35 @@ export function relaxedHeader(field: HeaderField): string {
 }
 
 /** True when the text from `start` has no tab or line break, no space at the start or end, and no two spaces in a row. */
-function isSingleSpaced(text: string, start: number): boolean {
+function isSingleSpaced(text: string, start: number, end = text.length): boolean {
   let previous = SP;
-  for (let i = start; i < text.length; i++) {
+  for (let i = start; i < end; i++) {
     const code = text.charCodeAt(i);
     if (code === TAB || code === LF || code === CR || (code === SP && previous === SP)) return false;
     previous = code;
   }
-  return previous !== SP || start === text.length;
+  return previous !== SP || start === end;
+}
+
+/**
+ * The relaxed value of a folded field whose lines are each single-spaced and whose continuation
+ * lines start with exactly one space or tab: the lines joined by one space. Undefined for any
+ * other shape, which the general scan handles.
+ */
+function joinedTidyLines(raw: string, start: number): string | undefined {
+  let joined = '';
+  for (let lineStart = start; ; ) {
+    const lineBreak = raw.indexOf('\r\n', lineStart);
+    const lineEnd = lineBreak < 0 ? raw.length : lineBreak;
+    if (!isSingleSpaced(raw, lineStart, lineEnd)) return undefined;
+    if (lineEnd > lineStart)
+      joined += joined === '' ? raw.slice(lineStart, lineEnd) : ` ${raw.slice(lineStart, lineEnd)}`;
+    else if (lineStart > start) return undefined;
+    if (lineBreak < 0) return joined;
+    const blank = raw.charCodeAt(lineBreak + 2);
+    if (blank !== SP && blank !== TAB) return undefined;
+    lineStart = lineBreak + 3;
+  }
 }
 
 /** The exports of relaxed-body.wasm (the .wat beside it explains each). */
