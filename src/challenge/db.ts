@@ -224,22 +224,37 @@ export class ChallengeDb {
       .changes;
   }
 
-  /** Counts one challenge to `sender` today unless `limit` were passed; false when at the limit. */
-  takeChallengeSlot(sender: string, now: number, limit: number): boolean {
-    const take = this.db.transaction((): boolean => {
-      const day = Math.floor(now / DAY_MS);
-      const row = this.db
-        .prepare('SELECT count FROM challenges_sent WHERE sender = ? AND day = ?')
-        .get(sender, day) as { count: number } | undefined;
-      const count = row?.count ?? 0;
-      if (count >= limit) return false;
+  /**
+   * Counts one challenge to `sender` today, and one to its domain (counted under "@domain"),
+   * unless either is at its limit: then nothing is counted and the full one is named.
+   */
+  takeChallengeSlot(
+    sender: string,
+    now: number,
+    limits: { sender: number; domain: number },
+  ): 'taken' | 'sender' | 'domain' {
+    const day = Math.floor(now / DAY_MS);
+    const domain = `@${sender.slice(sender.lastIndexOf('@') + 1)}`;
+    const countOf = (key: string): number =>
+      (
+        this.db.prepare('SELECT count FROM challenges_sent WHERE sender = ? AND day = ?').get(key, day) as
+          | { count: number }
+          | undefined
+      )?.count ?? 0;
+    const count = (key: string): void => {
       this.db
         .prepare(
           `INSERT INTO challenges_sent (sender, day, count) VALUES (?, ?, 1)
            ON CONFLICT (sender, day) DO UPDATE SET count = count + 1`,
         )
-        .run(sender, day);
-      return true;
+        .run(key, day);
+    };
+    const take = this.db.transaction((): 'taken' | 'sender' | 'domain' => {
+      if (countOf(sender) >= limits.sender) return 'sender';
+      if (countOf(domain) >= limits.domain) return 'domain';
+      count(sender);
+      count(domain);
+      return 'taken';
     });
     return take.immediate();
   }

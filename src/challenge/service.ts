@@ -28,6 +28,11 @@ export interface ChallengeOptions {
   baseUrl?: string;
   /** Challenges sent to one sender per UTC day, over all users. Default 3. */
   dailyLimit?: number;
+  /**
+   * Challenges sent to all addresses of one sender domain per UTC day. Default 30: a spammer who
+   * makes up addresses at a domain cannot turn us into a source of challenges to it.
+   */
+  domainDailyLimit?: number;
   /** How long a held message waits for its sender, in ms. Default 14 days. */
   holdMs?: number;
   /** Delivery target of a challenge to this address ('smtp' by default; 'maildir' for local senders). */
@@ -123,6 +128,7 @@ export class ChallengeService {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly dailyLimit: number;
+  private readonly domainDailyLimit: number;
   readonly holdMs: number;
 
   constructor(private readonly options: ChallengeOptions) {
@@ -132,6 +138,7 @@ export class ChallengeService {
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
     this.dailyLimit = options.dailyLimit ?? 3;
+    this.domainDailyLimit = options.domainDailyLimit ?? 30;
     this.holdMs = options.holdMs ?? 14 * DAY_MS;
   }
 
@@ -330,8 +337,12 @@ export class ChallengeService {
       tokenHash: hashToken(token),
     });
     const log = { pendingId, queueId, user, from: sender };
-    if (!this.db.takeChallengeSlot(sender.toLowerCase(), now, this.dailyLimit)) {
-      this.logger.info(log, 'challenge: held, daily challenge limit for this sender reached');
+    const slot = this.db.takeChallengeSlot(sender.toLowerCase(), now, {
+      sender: this.dailyLimit,
+      domain: this.domainDailyLimit,
+    });
+    if (slot !== 'taken') {
+      this.logger.info(log, `challenge: held, daily challenge limit for this ${slot} reached`);
       return { pendingId, user };
     }
     const challengeId = newQueueId();

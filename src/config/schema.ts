@@ -111,6 +111,8 @@ export const configSchema = z
         /** Public base of the confirm links, e.g. "https://mail.example.org"; no link without it. */
         base_url: z.url().optional(),
         daily_limit: z.number().int().min(1).default(3),
+        /** Challenges to all addresses of one sender domain per day: made-up addresses at one domain share it. */
+        domain_daily_limit: z.number().int().min(1).default(30),
         hold: duration.default(14 * 86_400_000),
       })
       .strict()

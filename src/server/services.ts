@@ -42,6 +42,7 @@ export function startChallenges(
     hostname: config.hostname,
     ...(config.challenge.base_url ? { baseUrl: config.challenge.base_url } : {}),
     dailyLimit: config.challenge.daily_limit,
+    domainDailyLimit: config.challenge.domain_daily_limit,
     holdMs: config.challenge.hold,
     targetFor: deps.targetFor,
     onQueued: deps.kick,

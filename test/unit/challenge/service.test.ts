@@ -166,6 +166,28 @@ test('at most dailyLimit challenges per sender per day; the messages stay held r
   assert.equal(await sent(), true, 'a new day, a new allowance');
 });
 
+test('at most domainDailyLimit challenges per sender domain per day, however many addresses it makes up', async (t) => {
+  const world = await challengeWorld(t, { dailyLimit: 3, domainDailyLimit: 2 });
+  const challenged = async (sender: string): Promise<boolean> => {
+    const id = await world.queue(sender, [{ address: ALICE }]);
+    const [outcome] = await world.service.afterQueued(id, [{ rcptIndex: 0, user: ALICE }], sender);
+    assert.deepEqual(await statuses(world.store, id), ['held']);
+    return outcome?.challenge !== undefined;
+  };
+  assert.deepEqual(
+    [
+      await challenged('a1@spam.example'),
+      await challenged('a2@spam.example'),
+      await challenged('a3@Spam.Example'),
+      await challenged('a4@spam.example'),
+    ],
+    [true, true, false, false],
+  );
+  assert.equal(await challenged('friend@other.example'), true, 'other domains have their own allowance');
+  world.clock.now += DAY;
+  assert.equal(await challenged('a5@spam.example'), true, 'a new day, a new allowance');
+});
+
 test('unconfirmed messages expire after 14 days: removed when all theirs, else the held rows expire', async (t) => {
   const world = await challengeWorld(t);
   const alone = await world.queue(STRANGER, [{ address: ALICE }]);

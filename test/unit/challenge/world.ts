@@ -28,7 +28,7 @@ export interface ChallengeWorld {
 
 export async function challengeWorld(
   t: TestContext,
-  options: { dailyLimit?: number; baseUrl?: string } = {},
+  options: { dailyLimit?: number; domainDailyLimit?: number; baseUrl?: string } = {},
 ): Promise<ChallengeWorld> {
   const dir = await mkdtemp(join(tmpdir(), 'outpost-challenge-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
