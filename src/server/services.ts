@@ -109,6 +109,8 @@ export async function startPostOffice(
     ...(settings.ca_file === undefined ? {} : { tlsCa: await readFile(dataPath(config, settings.ca_file)) }),
     quotaBytes: settings.quota,
     expiryMs: settings.expiry,
+    // The first notice goes out at once; the configured waits come between the later ones.
+    retrySchedule: [0, ...settings.notice_retry],
     logger: deps.logger,
     smtpFallback: async (message) => {
       await deps.store.enqueue({

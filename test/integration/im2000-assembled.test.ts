@@ -94,6 +94,7 @@ function siteConfig(site: Site, dataDir: string, dnsAddress: string, ports: Port
         ? {
             im2000: {
               enabled: true,
+              notice_retry: ['1s'],
               address: `${site.ip}:${ports.im2000}`,
               public_base_url: `https://${site.host}:${ports.im2000}`,
               ca_file: CA_FILE,
@@ -120,6 +121,7 @@ async function installCertificate(config: Config, ca: Pem, site: Site): Promise<
 interface Office {
   site: Site;
   config: Config;
+  /** Replaced when the office is started again (World.takeDown). */
   outpost: RunningOutpost;
   /** The bound port of a listener by name. */
   port(listener: string): number;
@@ -144,7 +146,7 @@ function office(site: Site, config: Config, outpost: RunningOutpost): Office {
     config,
     outpost,
     port(listener) {
-      const bound = outpost.listening.find((entry) => entry.name === listener);
+      const bound = this.outpost.listening.find((entry) => entry.name === listener);
       if (!bound) throw new Error(`no listener ${listener} at ${site.domain}`);
       return bound.port;
     },
@@ -162,6 +164,8 @@ interface World {
   b: Office;
   c: Office;
   ca: Pem;
+  /** Stops an office (its post office and listeners go away) and returns a function that starts it again. */
+  takeDown(office: Office): Promise<() => Promise<void>>;
 }
 
 /**
@@ -221,7 +225,16 @@ async function startWorld(t: TestContext): Promise<World> {
   await addUser(a, ALICE, PASSWORD);
   await addUser(b, BOB);
   await addUser(c, CAROL);
-  return { a, b, c, ca };
+  const takeDown = async (down: Office): Promise<() => Promise<void>> => {
+    await down.outpost.stop({ timeoutMs: 1000 });
+    return async () => {
+      // The same config, data dir and ports: the office comes back as it was.
+      const again = await startOutpost(down.config, silentLogger());
+      cleanups.push(() => again.stop({ timeoutMs: 1000 }));
+      down.outpost = again;
+    };
+  };
+  return { a, b, c, ca, takeDown };
 }
 
 /** Submits one message as alice at A: STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA; the final reply. */
@@ -311,6 +324,26 @@ function im2000Status(world: World, id: string): Promise<{ status: number; recip
   });
 }
 
+/** A call to the node's main HTTP API (bearer token), answered with its status and JSON body. */
+async function mainApi(office: Office, method: 'GET' | 'POST', apiPath: string) {
+  const main = office.outpost.listening.find((entry) => entry.name === 'http');
+  assert.ok(main);
+  const response = await fetch(`http://${main.address}:${main.port}${apiPath}`, {
+    method,
+    headers: { authorization: `Bearer ${HTTP_TOKEN}` },
+  });
+  return { status: response.status, body: (await response.json()) as { recipients?: RecipientStatus[] } };
+}
+
+/** The IM2000 message id that A's queue row for `address` names, once the gateway stored it. */
+async function storedId(a: Office, address: string): Promise<string> {
+  const row = await finalRow(a, address);
+  assert.equal(row.target, 'post-office');
+  const id = /Stored for IM2000 pickup as (\S+)/.exec(row.lastReply ?? '')?.[1];
+  assert.ok(id, `the queue row names the IM2000 message id: ${row.lastReply}`);
+  return id;
+}
+
 test('submission to a domain with a post office leaves as IM2000: B pulls it, A gets the receipt', async (t) => {
   const world = await startWorld(t);
   const reply = await submit(t, world.a, BOB, 'lunch via im2000');
@@ -370,4 +403,45 @@ test('submission to a domain without a post office leaves by SMTP', async (t) =>
   assert.doesNotMatch(head, /with IM2000/);
   assert.match(head, /^Received: from \S+ \(.*127\.0\.0\.2.*\)[^\n]*(?:\n[ \t][^\n]*)*by mx\.c\.example/im);
   assert.deepEqual(await world.a.inbox(ALICE), [], 'no bounce or delay notice for the sender');
+});
+
+test("the receiver's post office is down: A keeps the message, notices again, and B pulls it once it is back", async (t) => {
+  const world = await startWorld(t);
+  const bringBack = await world.takeDown(world.b);
+  assert.equal((await submit(t, world.a, BOB, 'while b was down')).code, 250);
+  const id = await storedId(world.a, BOB);
+  const failing = await waitFor('a failed notice to the stopped post office', async () => {
+    const { body } = await mainApi(world.a, 'GET', `/api/im2000/${encodeURIComponent(id)}`);
+    const bob = body.recipients?.find((recipient) => recipient.address === BOB);
+    return bob?.lastError ? bob : undefined;
+  });
+  assert.equal(failing.status, 'pending', 'nothing was noticed yet');
+
+  await bringBack();
+  const message = await arrived(world.b, BOB);
+  assert.match(message, /Subject: while b was down/);
+  await waitFor('the receipt', async () => {
+    const { body } = await mainApi(world.a, 'GET', `/api/im2000/${encodeURIComponent(id)}`);
+    return (
+      body.recipients?.find((recipient) => recipient.address === BOB)?.status === 'receipted' || undefined
+    );
+  });
+  assert.equal((await world.b.inbox(BOB)).length, 1, 'pulled once, however many notices went out');
+});
+
+test('a message recalled while the receiver is down never reaches it', async (t) => {
+  const world = await startWorld(t);
+  const bringBack = await world.takeDown(world.b);
+  assert.equal((await submit(t, world.a, BOB, 'sent by mistake')).code, 250);
+  const id = await storedId(world.a, BOB);
+  const recall = await mainApi(world.a, 'POST', `/api/im2000/${encodeURIComponent(id)}/recall`);
+  assert.equal(recall.status, 200);
+  assert.equal(recall.body.recipients?.find((recipient) => recipient.address === BOB)?.status, 'recalled');
+
+  await bringBack();
+  // Notices go out every second ([im2000] notice_retry): three rounds are enough to be sure.
+  await new Promise((resolve) => setTimeout(resolve, 3500));
+  assert.deepEqual(await world.b.inbox(BOB), [], 'no notice went out for a recalled recipient');
+  const { body } = await mainApi(world.a, 'GET', `/api/im2000/${encodeURIComponent(id)}`);
+  assert.equal(body.recipients?.find((recipient) => recipient.address === BOB)?.status, 'recalled');
 });
