@@ -134,10 +134,7 @@ export const configSchema = z
         quota: size.default(100 * 1024 * 1024),
         expiry: duration.default(7 * 86_400_000),
         /** Waits between notices to a recipient's post office until it pulls; the last repeats. */
-        notice_retry: z
-          .array(duration)
-          .min(1)
-          .default([60_000, 300_000, 900_000, 3_600_000, 14_400_000]),
+        notice_retry: z.array(duration).min(1).default([60_000, 300_000, 900_000, 3_600_000, 14_400_000]),
         require_fcrdns: z.boolean().default(true),
         min_domain_age: duration.optional(),
         rdap_url: z.url().optional(),
