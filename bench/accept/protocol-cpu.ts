@@ -33,6 +33,7 @@ const server = createSmtpServer(
     hostname: 'outpost.bench',
     maxMessageSize: 10 * 1024 * 1024,
     maxRecipients: 100,
+    maxHops: 100,
     maxCommandLine: 2048,
     maxDataLine: 65536,
     maxConnections: 1000,

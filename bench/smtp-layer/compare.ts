@@ -93,6 +93,7 @@ async function serve(kind: Kind): Promise<void> {
       hostname: 'bench.test',
       maxMessageSize: MAX_MESSAGE_SIZE,
       maxRecipients: 100,
+      maxHops: 100,
       maxCommandLine: 2048,
       maxDataLine: 65536,
       maxConnections: 1000,

@@ -46,6 +46,8 @@ export const listenerSchema = z
     implicit_tls: z.boolean().default(false),
     max_message_size: size.default(25 * 1024 * 1024),
     max_recipients: z.number().int().positive().default(100),
+    /** Received header fields a message may carry; more means a mail loop (RFC 5321 6.3). */
+    max_hops: z.number().int().positive().default(100),
     max_connections: z.number().int().positive().default(1000),
     max_connections_per_ip: z.number().int().positive().default(50),
     max_errors: z.number().int().positive().default(10),

@@ -10,6 +10,7 @@ export const Errors = {
   PARAM_NOT_IMPLEMENTED: { smtp: [555, '5.5.4', 'Parameter not recognized or not implemented'], http: 400 },
   LINE_TOO_LONG: { smtp: [500, '5.5.6', 'Line too long'], http: 400 },
   TOO_MANY_RECIPIENTS: { smtp: [452, '4.5.3', 'Too many recipients'], http: 400 },
+  TOO_MANY_HOPS: { smtp: [554, '5.4.6', 'Too many hops: the message is looping'], http: 400 },
   MESSAGE_TOO_BIG: { smtp: [552, '5.3.4', 'Message size exceeds fixed limit'], http: 413 },
   BARE_LINE_ENDING: { smtp: [550, '5.6.0', 'Bare CR or LF in message, use CRLF line endings'], http: 400 },
   NUL_IN_MESSAGE: { smtp: [550, '5.6.0', 'NUL character in message'], http: 400 },

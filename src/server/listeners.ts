@@ -16,6 +16,7 @@ export function smtpOptions(listener: ListenerConfig, hostname: string, tls: Tls
     banner: 'outpost',
     maxMessageSize: listener.max_message_size,
     maxRecipients: listener.max_recipients,
+    maxHops: listener.max_hops,
     maxCommandLine: listener.max_command_line,
     maxDataLine: listener.max_data_line,
     maxConnections: listener.max_connections,

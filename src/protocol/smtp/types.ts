@@ -91,6 +91,8 @@ export interface SmtpServerOptions {
   /** SIZE limit in bytes. */
   maxMessageSize: number;
   maxRecipients: number;
+  /** Received header fields a message may carry before it is refused as looping (554 5.4.6). */
+  maxHops: number;
   /** Longest command line in bytes, CRLF included. */
   maxCommandLine: number;
   /** Longest text line in DATA in bytes, CRLF included. */

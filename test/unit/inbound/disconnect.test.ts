@@ -9,6 +9,7 @@ import type { CheckResult } from '../../../src/pipeline/check.js';
 import { compileChecks } from '../../../src/pipeline/config.js';
 import { createSmtpServer } from '../../../src/protocol/smtp/server.js';
 import { fakeCheck } from '../pipeline/stage-checks.js';
+import { TEST_OPTIONS } from '../smtp/fixture.js';
 
 /** An MX whose only check, at MAIL FROM, waits (30 s timeout) and hands over the signal it was given. */
 async function mxWithSlowCheck(t: TestContext) {
@@ -36,22 +37,7 @@ async function mxWithSlowCheck(t: TestContext) {
     logger: silentLogger(),
     onQueued: () => undefined,
   } as unknown as InboundDeps;
-  const server = createSmtpServer(
-    {
-      hostname: 'mx.ours.test',
-      maxMessageSize: 1_000_000,
-      maxRecipients: 10,
-      maxCommandLine: 512,
-      maxDataLine: 1000,
-      maxConnections: 10,
-      maxConnectionsPerIp: 10,
-      commandTimeoutMs: 60_000,
-      dataTimeoutMs: 60_000,
-      maxErrors: 10,
-      dsn: true,
-    },
-    mxHandlers(deps),
-  );
+  const server = createSmtpServer({ ...TEST_OPTIONS, commandTimeoutMs: 60_000 }, mxHandlers(deps));
   const { port } = await server.listen(0, '127.0.0.1');
   t.after(() => server.close({ timeoutMs: 0 }));
   return { port, checkSignal };

@@ -14,6 +14,7 @@ export const TEST_OPTIONS: SmtpServerOptions = {
   banner: 'outpost test',
   maxMessageSize: 10_000,
   maxRecipients: 5,
+  maxHops: 10,
   maxCommandLine: 512,
   maxDataLine: 1000,
   maxConnections: 20,

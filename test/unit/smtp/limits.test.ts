@@ -154,3 +154,28 @@ test('a flood of pipelined commands is answered completely and in order', async 
   for (let i = 0; i < count; i++) assert.equal((await client.readReply()).code, 250);
   assert.equal((await client.readReply()).code, 221);
 });
+
+test('a message with more than maxHops Received fields is refused as a loop (554 5.4.6); at the limit it passes', async (t) => {
+  const { port, seen } = await startServer(t, { maxHops: 3 });
+  const client = await smtpConnect(port);
+  const received = (n: number) =>
+    Array.from({ length: n }, (_, i) =>
+      i % 2 === 0 ? `Received: from hop${i}\r\n\tby x` : `RECEIVED : from hop${i}`,
+    );
+  const send = async (headers: string[]) => {
+    await client.send('MAIL FROM:<a@client.example>');
+    await client.send('RCPT TO:<one@outpost.test>');
+    assert.equal((await client.send('DATA')).code, 354);
+    client.sendRaw(
+      `${[...headers, 'Subject: hops', '', 'Received: in the body does not count'].join('\r\n')}\r\n.\r\n`,
+    );
+    return client.readReply();
+  };
+  await client.send('EHLO client.example');
+  const looping = await send(received(4));
+  assert.equal(`${looping.code} ${looping.enhanced}`, '554 5.4.6');
+  assert.equal(seen.messages.length, 0, 'the handler never saw it');
+  // Names that only begin like Received are other fields.
+  assert.equal((await send([...received(3), 'Received-SPF: pass', 'X-Received: by y'])).code, 250);
+  assert.equal(seen.messages.length, 1);
+});

@@ -48,6 +48,7 @@ const OPTIONS: SmtpServerOptions = {
   hostname: 'receiver.test',
   maxMessageSize: 1_000_000,
   maxRecipients: 50,
+  maxHops: 100,
   maxCommandLine: 2048,
   maxDataLine: 10_000,
   maxConnections: 50,
