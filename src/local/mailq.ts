@@ -1,8 +1,10 @@
 // `outpost mailq`: the queue as Postfix's mailq shows it, for people and scripts used to it. Only
-// messages with recipients still to deliver (queued, deferred, held) are listed.
+// messages with recipients still to deliver (queued, deferred, held, quarantined) are listed.
 import type { MessageRow, RecipientRow, RecipientStatus, Store } from '../queue/store/types.js';
 
-const WAITING: RecipientStatus[] = ['queued', 'deferred', 'held'];
+const WAITING: RecipientStatus[] = ['queued', 'deferred', 'held', 'quarantined'];
+/** Waiting for an operator: such messages get Postfix's hold-queue mark. */
+const ON_HOLD: ReadonlySet<RecipientStatus> = new Set(['held', 'quarantined']);
 // Postfix's widths, with the queue id column widened for our 16-character ids (plus the mark).
 const ID_WIDTH = 17;
 const SIZE_WIDTH = 8;
@@ -61,8 +63,8 @@ export function formatMailq(entries: MailqEntry[]): string {
   let bytes = 0;
   for (const { message, recipients } of entries) {
     bytes += message.size;
-    // '!' marks a held message, as Postfix marks its hold queue.
-    const mark = recipients.every((r) => r.status === 'held') ? '!' : ' ';
+    // '!' marks a message waiting for an operator, as Postfix marks its hold queue.
+    const mark = recipients.every((r) => ON_HOLD.has(r.status)) ? '!' : ' ';
     lines.push(
       `${`${message.id}${mark}`.padEnd(ID_WIDTH)} ${String(message.size).padStart(SIZE_WIDTH)} ${arrivalTime(message.receivedAt).padEnd(ARRIVAL_WIDTH)} ${message.sender === '' ? 'MAILER-DAEMON' : message.sender}`,
     );

@@ -66,7 +66,7 @@ test('unqualified addresses get our first domain; postmaster and <> stay', () =>
   assert.equal(qualifyAddress('<>', 'example.test'), '');
 });
 
-test('mailq: Postfix layout, reasons before their recipient, held mark, footer', () => {
+test('mailq: Postfix layout, reasons before their recipient, hold mark for held and quarantined, footer', () => {
   const received = Date.UTC(2025, 2, 4, 10, 0, 0);
   const listing = formatMailq([
     {
@@ -84,6 +84,10 @@ test('mailq: Postfix layout, reasons before their recipient, held mark, footer',
       message: { id: '01M0000000000002', sender: '', size: 700, receivedAt: received },
       recipients: [{ address: 'dave@d.test', status: 'held' }],
     },
+    {
+      message: { id: '01M0000000000003', sender: 'srs@a.test', size: 800, receivedAt: received },
+      recipients: [{ address: 'erin@e.test', status: 'quarantined' }],
+    },
   ]);
   const lines = listing.split('\n');
   assert.equal(lines[0], '-Queue ID-        --Size-- ----Arrival Time---- -Sender/Recipient-------');
@@ -94,7 +98,8 @@ test('mailq: Postfix layout, reasons before their recipient, held mark, footer',
   assert.equal(lines[5], `${' '.repeat(48)}carol@c.test`);
   assert.equal(lines[6], '');
   assert.match(lines[7] ?? '', /^01M0000000000002!\s+700 .* {2}MAILER-DAEMON$/);
-  assert.equal(lines.at(-2), '-- 3 Kbytes in 2 Requests.');
+  assert.match(lines[10] ?? '', /^01M0000000000003!\s+800 .* {2}srs@a\.test$/, 'quarantined: on hold too');
+  assert.equal(lines.at(-2), '-- 3 Kbytes in 3 Requests.');
   assert.match(
     arrivalTime(received),
     /^(Sun|Mon|Tue|Wed|Thu|Fri|Sat) (Jan|Feb|Mar) [ 123]\d \d\d:\d\d:\d\d$/,
