@@ -6,8 +6,9 @@
 // Optionally runs bench/accept for outpost alone with the same count, sessions and size, so the
 // goal (relay >= half the accept rate) is judged within one run. Prints a Markdown report.
 //
-//   npx tsx bench/relay/run.ts [--messages 2000] [--sessions 10] [--size 4096] [--dkim on|off]
-//                              [--accept on|off] [--concurrency N] [--per-destination N] [--out FILE]
+//   npx tsx bench/relay/run.ts [--messages 2000] [--sessions 10] [--size 4096]
+//                              [--dkim on|off|check-only] [--tls on|off] [--accept on|off]
+//                              [--concurrency N] [--per-destination N] [--profile DIR] [--out FILE]
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync, watch } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     sessions: { type: 'string', default: '10' },
     size: { type: 'string', default: '4096' },
     dkim: { type: 'string', default: 'on' },
+    tls: { type: 'string', default: 'on' },
     accept: { type: 'string', default: 'on' },
     concurrency: { type: 'string' },
     'per-destination': { type: 'string' },
@@ -38,7 +40,12 @@ const { values } = parseArgs({
 const MESSAGES = Number(values.messages);
 const SESSIONS = Number(values.sessions);
 const SIZE = Number(values.size);
-const DKIM = values.dkim !== 'off';
+/** on: A signs, B verifies; check-only: B runs the dkim check on unsigned mail; off: neither. */
+const DKIM_MODE = values.dkim === 'off' || values.dkim === 'check-only' ? values.dkim : 'on';
+const SIGN = DKIM_MODE === 'on';
+const CHECK = DKIM_MODE !== 'off';
+/** off: A's outbound SMTP skips STARTTLS ([delivery.smtp] tls = "none"). */
+const TLS = values.tls !== 'off';
 /** No new file in B's Maildir for this long ends the run as incomplete. */
 const STALL_MS = 60_000;
 const root = path.resolve(import.meta.dirname, '../..');
@@ -168,9 +175,10 @@ async function prepare(world: World): Promise<void> {
   ].join('\n');
   const aExtra = [
     '[delivery]',
-    `dkim_sign = ${DKIM}`,
+    `dkim_sign = ${SIGN}`,
     '[delivery.smtp]',
     `port = ${world.mxPort}`,
+    ...(TLS ? [] : ['tls = "none"']),
     ...(values['per-destination'] ? [`max_per_destination = ${values['per-destination']}`] : []),
     ...(values.concurrency ? ['[queue]', `concurrency = ${values.concurrency}`] : []),
     // The benchmark sends far more than a person would: the per-user and per-IP limits are off.
@@ -187,7 +195,7 @@ async function prepare(world: World): Promise<void> {
     'profile = "mx"',
     `address = "${B.ip}:${world.mxPort}"`,
     'max_connections_per_ip = 200',
-    ...(DKIM ? ['[[listeners.checks]]', 'use = "dkim"'] : []),
+    ...(CHECK ? ['[[listeners.checks]]', 'use = "dkim"'] : []),
   ].join('\n');
   await writeFile(
     path.join(world.aDir, 'outpost.toml'),
@@ -196,7 +204,7 @@ async function prepare(world: World): Promise<void> {
   await writeFile(path.join(world.bDir, 'outpost.toml'), configToml(B, world, world.bDir, bListeners, ''));
   outpostCli(['user', 'add', SENDER, '--data', world.aDir, '--password-stdin'], `${PASSWORD}\n`);
   outpostCli(['user', 'add', RECIPIENT, '--data', world.bDir]);
-  if (DKIM) outpostCli(['dkim', 'keygen', A.domain, '--data', world.aDir]);
+  if (SIGN) outpostCli(['dkim', 'keygen', A.domain, '--data', world.aDir]);
 }
 
 /** The zone both servers resolve through: MX and A of both domains, PTRs, A's DKIM key records. */
@@ -205,7 +213,7 @@ async function worldZone(aDir: string): Promise<string> {
   for (const office of [A, B]) {
     lines.push(`$ORIGIN ${office.domain}.`, `@ MX 10 ${office.host}.`, `${office.host}. A ${office.ip}`);
   }
-  for (const [domain, keys] of DKIM ? await loadDkimKeys(aDir) : new Map()) {
+  for (const [domain, keys] of SIGN ? await loadDkimKeys(aDir) : new Map()) {
     for (const key of keys)
       lines.push(`${dkimRecordName(key.selector, domain)}. TXT "${dkimTxtRecord(key)}"`);
   }
@@ -445,7 +453,7 @@ async function main(): Promise<void> {
     `Run ${new Date().toISOString()}: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, ` +
       `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
     `Command: npx tsx bench/relay/run.ts --messages ${MESSAGES} --sessions ${SESSIONS} --size ${SIZE} ` +
-      `--dkim ${DKIM ? 'on' : 'off'} --accept ${values.accept}`,
+      `--dkim ${DKIM_MODE} --tls ${TLS ? 'on' : 'off'} --accept ${values.accept}`,
     '',
     '| figure | value |',
     '| --- | --- |',
@@ -458,7 +466,7 @@ async function main(): Promise<void> {
     `| **delivery latency p99, ms** | **${fmt(figures.p99, 1)}** |`,
     `| delivery latency max, ms | ${fmt(figures.max, 1)} |`,
     `| CPU ms per message, A (submission, queue, DKIM sign, SMTP out): user + system | ${cpuText(figures.cpuA)} |`,
-    `| CPU ms per message, B (MX, ${DKIM ? 'DKIM verify, ' : ''}queue, Maildir): user + system | ${cpuText(figures.cpuB)} |`,
+    `| CPU ms per message, B (MX, ${CHECK ? 'DKIM verify, ' : ''}queue, Maildir): user + system | ${cpuText(figures.cpuB)} |`,
     ...accept.map(
       (row) =>
         `| bench/accept outpost, ${row.mode}, msg/s | ${fmt(row.rate)} (relay = ${fmt(figures.relayRate / row.rate, 2)}x) |`,
