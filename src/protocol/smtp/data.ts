@@ -39,7 +39,7 @@ const RECEIVED = 'received';
  * Received fields in the header section, counted up to `stop`. A field starts a line with its name,
  * any case, then optional blanks and a colon; continuation lines start with a blank and never match.
  */
-export function receivedFields(message: Buffer, stop: number): number {
+function receivedFields(message: Buffer, stop: number): number {
   let count = 0;
   for (let line = 0; line < message.length && count < stop; ) {
     const end = message.indexOf(0x0a, line);
