@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { createSmtpServer } from '../../src/protocol/smtp/server.js';
+import { startTrivialSmtpServer } from '../smtp-layer/trivial-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,28 +28,7 @@ function smtpSource(port: number, messages: number): Promise<void> {
   });
 }
 
-const server = createSmtpServer(
-  {
-    hostname: 'outpost.bench',
-    maxMessageSize: 10 * 1024 * 1024,
-    maxRecipients: 100,
-    maxHops: 100,
-    maxCommandLine: 2048,
-    maxDataLine: 65536,
-    maxConnections: 1000,
-    maxConnectionsPerIp: 1000,
-    commandTimeoutMs: 60_000,
-    dataTimeoutMs: 60_000,
-    maxErrors: 10,
-    dsn: true,
-  },
-  {
-    mailFrom: async () => undefined,
-    rcptTo: async () => undefined,
-    data: async () => ({ code: 250, enhanced: '2.0.0', text: 'Ok: queued' }),
-  },
-);
-const { port } = await server.listen(0, '127.0.0.1');
+const { server, port } = await startTrivialSmtpServer('outpost.bench', 10 * 1024 * 1024);
 console.log(
   `load average ${loadavg()
     .map((n) => n.toFixed(2))

@@ -21,7 +21,7 @@ import { reverseName } from '../../src/dns/names.js';
 import { startDnsServer } from '../../src/dns/server.js';
 import { ZoneSet } from '../../src/dns/zone.js';
 import { parseZoneFile } from '../../src/dns/zonefile.js';
-import { encodeBody, type SmtpTestClient, smtpConnect } from '../../test/helpers/smtp-client.js';
+import { encodeBody, type SmtpTestClient, submissionSession } from '../../test/helpers/smtp-client.js';
 
 const { values } = parseArgs({
   options: {
@@ -247,17 +247,8 @@ function message(seq: number): string {
 }
 
 /** Opens a submission session: STARTTLS, EHLO, AUTH PLAIN. */
-async function session(port: number): Promise<SmtpTestClient> {
-  const client = await smtpConnect(port, A.ip);
-  const expect = (what: string, code: number, reply: { code: number; text: string }) => {
-    if (reply.code !== code) throw new Error(`${what}: ${reply.code} ${reply.text}`);
-  };
-  expect('EHLO', 250, await client.send('EHLO load.bench'));
-  expect('STARTTLS', 220, await client.startTls());
-  expect('EHLO', 250, await client.send('EHLO load.bench'));
-  const credentials = Buffer.from(`\0${SENDER}\0${PASSWORD}`).toString('base64');
-  expect('AUTH', 235, await client.send(`AUTH PLAIN ${credentials}`));
-  return client;
+function session(port: number): Promise<SmtpTestClient> {
+  return submissionSession(port, A.ip, { user: SENDER, password: PASSWORD, ehlo: 'load.bench' });
 }
 
 interface Submitted {

@@ -13,7 +13,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SMTPServer } from 'smtp-server';
-import { createSmtpServer } from '../../src/protocol/smtp/server.js';
+import { startTrivialSmtpServer } from './trivial-server.js';
 
 type Kind = 'smtp-server' | 'outpost';
 const KINDS: readonly Kind[] = ['smtp-server', 'outpost'];
@@ -88,28 +88,7 @@ async function serve(kind: Kind): Promise<void> {
     });
     return;
   }
-  const server = createSmtpServer(
-    {
-      hostname: 'bench.test',
-      maxMessageSize: MAX_MESSAGE_SIZE,
-      maxRecipients: 100,
-      maxHops: 100,
-      maxCommandLine: 2048,
-      maxDataLine: 65536,
-      maxConnections: 1000,
-      maxConnectionsPerIp: 1000,
-      commandTimeoutMs: 60_000,
-      dataTimeoutMs: 60_000,
-      maxErrors: 10,
-      dsn: true,
-    },
-    {
-      mailFrom: async () => undefined,
-      rcptTo: async () => undefined,
-      data: async () => ({ code: 250, enhanced: '2.0.0', text: 'OK' }),
-    },
-  );
-  const { port } = await server.listen(0, '127.0.0.1');
+  const { port } = await startTrivialSmtpServer('bench.test', MAX_MESSAGE_SIZE);
   console.log(`PORT ${port}`);
 }
 

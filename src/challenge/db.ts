@@ -69,17 +69,10 @@ function toEntry(row: PendingRow): PendingEntry {
   };
 }
 
-/** What a new pending entry needs; the database assigns its id. */
-export interface NewPendingEntry {
-  queueId: string;
-  user: string;
-  sender: string;
-  rcptIndexes: number[];
-  subject: string;
-  createdAt: number;
-  expiresAt: number;
+/** What a new pending entry needs: the database assigns its id and starts it as pending; the confirm link's token hash. */
+export type NewPendingEntry = Omit<PendingEntry, 'id' | 'challenged' | 'state' | 'finishedAt'> & {
   tokenHash: string;
-}
+};
 
 const DAY_MS = 86_400_000;
 

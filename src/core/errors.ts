@@ -77,6 +77,18 @@ export function isOutpostError(error: unknown): error is OutpostError {
   return error instanceof OutpostError;
 }
 
+/** The system error code of a thrown value (ENOENT, ENOSPC, ...), when it has one. */
+export function systemErrorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
+    ? error.code
+    : undefined;
+}
+
+/** True for a file system error saying the file or directory is not there. */
+export function isNotFound(error: unknown): boolean {
+  return systemErrorCode(error) === 'ENOENT';
+}
+
 /** A short description of any thrown value for logs and error lines; never a stack trace. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { domainToASCII } from 'node:url';
 import { promisify } from 'node:util';
 import { getDomain } from 'tldts';
+import { isNotFound } from '../core/errors.js';
 
 /** The two DKIM signing algorithms outpost makes keys for (RFC 6376 and RFC 8463). */
 export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
@@ -185,7 +186,7 @@ async function listDir(dir: string): Promise<string[]> {
   try {
     return (await readdir(dir)).sort();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (isNotFound(error)) return [];
     throw error;
   }
 }

@@ -5,7 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { simpleParser } from 'mailparser';
-import { OutpostError } from '../core/errors.js';
+import { isNotFound, OutpostError } from '../core/errors.js';
 import { folderPath } from '../delivery/maildir/index.js';
 
 /** Items per feed document: the newest messages. */
@@ -40,7 +40,12 @@ export async function mailboxItems(mailRoot: string, address: string): Promise<F
   const files: string[] = [];
   for (const sub of ['new', 'cur']) {
     const dir = path.join(folder.dir, sub);
-    for (const name of await readdir(dir).catch(() => [] as string[])) files.push(path.join(dir, name));
+    // A folder without cur/ yet is empty; any other failure (permissions, I/O) is the caller's to see.
+    const names = await readdir(dir).catch((error: unknown) => {
+      if (isNotFound(error)) return [] as string[];
+      throw error;
+    });
+    for (const name of names) files.push(path.join(dir, name));
   }
   const items = await Promise.all(
     files.map(async (file) => {

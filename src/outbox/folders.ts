@@ -1,6 +1,7 @@
 // The Maildir side of the Outbox: which message files wait in it, and moving them on durably.
 import { chown, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { systemErrorCode } from '../core/errors.js';
 import { createFolder, syncDirectory } from '../delivery/maildir/mailbox.js';
 import type { FolderPath } from '../delivery/maildir/paths.js';
 
@@ -15,12 +16,6 @@ export interface MessageFile {
 }
 
 const INFO = ':2,';
-
-function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
-    ? error.code
-    : undefined;
-}
 
 /** Splits "<base>:2,<flags>" (Maildir's info suffix); a name without it has no flags. */
 export function splitInfo(name: string): { base: string; flags: string } {
@@ -39,7 +34,7 @@ export async function messageFiles(folderDir: string): Promise<MessageFile[]> {
     try {
       names = await readdir(dir);
     } catch (error) {
-      if (errorCode(error) === 'ENOENT') continue;
+      if (systemErrorCode(error) === 'ENOENT') continue;
       throw error;
     }
     for (const name of names.sort()) {
@@ -81,7 +76,7 @@ export async function moveToFolder(file: MessageFile, folder: FolderPath, flags:
   try {
     await rename(file.path, target);
   } catch (error) {
-    if (errorCode(error) !== 'ENOENT') throw error;
+    if (systemErrorCode(error) !== 'ENOENT') throw error;
     await ensureFolder(folder);
     await rename(file.path, target);
   }

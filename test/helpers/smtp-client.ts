@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 
@@ -229,4 +230,24 @@ export function encodeBody(body: string): string {
   let text = body.replace(/\r?\n/g, '\r\n');
   if (text !== '' && !text.endsWith('\r\n')) text += '\r\n';
   return `${text.replace(/^\./gm, '..')}.\r\n`;
+}
+
+/**
+ * A submission session ready for MAIL: EHLO, STARTTLS, EHLO again, AUTH PLAIN as `user`. Each step
+ * must get its success reply (the assertion names the reply otherwise).
+ */
+export async function submissionSession(
+  port: number,
+  host: string,
+  credentials: { user: string; password: string; ehlo?: string },
+): Promise<SmtpTestClient> {
+  const client = await smtpConnect(port, host);
+  const ehlo = `EHLO ${credentials.ehlo ?? 'client.test'}`;
+  assert.equal((await client.send(ehlo)).code, 250);
+  assert.equal((await client.startTls()).code, 220);
+  assert.equal((await client.send(ehlo)).code, 250);
+  const plain = Buffer.from(`\0${credentials.user}\0${credentials.password}`).toString('base64');
+  const auth = await client.send(`AUTH PLAIN ${plain}`);
+  assert.equal(auth.code, 235, auth.text);
+  return client;
 }

@@ -26,7 +26,7 @@ import type { RecipientRow } from '../../src/queue/store/types.js';
 import { dataLayout, type RunningOutpost, startOutpost } from '../../src/server/outpost.js';
 import { startTestDns } from '../helpers/dns.js';
 import { freePort, waitFor } from '../helpers/net.js';
-import { smtpConnect } from '../helpers/smtp-client.js';
+import { submissionSession } from '../helpers/smtp-client.js';
 
 const A = { domain: 'a.example', host: 'mx.a.example', ip: '127.0.0.2' };
 const B = { domain: 'b.example', host: 'mx.b.example', ip: '127.0.0.3' };
@@ -192,14 +192,12 @@ async function startWorld(t: TestContext): Promise<World> {
 
 /** Submits one message as alice at A: STARTTLS, AUTH PLAIN, MAIL, RCPTs, DATA; the final reply. */
 async function submit(t: TestContext, a: Office, to: string[], subject: string) {
-  const client = await smtpConnect(a.port('submission'), A.ip);
+  const client = await submissionSession(a.port('submission'), A.ip, {
+    user: ALICE,
+    password: PASSWORD,
+    ehlo: 'client.a.example',
+  });
   t.after(() => client.close());
-  assert.equal((await client.send('EHLO client.a.example')).code, 250);
-  assert.equal((await client.startTls()).code, 220);
-  assert.equal((await client.send('EHLO client.a.example')).code, 250);
-  const credentials = Buffer.from(`\0${ALICE}\0${PASSWORD}`).toString('base64');
-  const auth = await client.send(`AUTH PLAIN ${credentials}`);
-  assert.equal(auth.code, 235, auth.text);
   const body = [
     `From: Alice <${ALICE}>`,
     `To: ${to.join(', ')}`,

@@ -4,6 +4,7 @@
 import { open, opendir, rename, stat, unlink } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
+import { systemErrorCode } from '../../core/errors.js';
 import { errorReply, type Reply, reply } from '../../core/reply.js';
 import type { LeasedRecipient } from '../../queue/store/types.js';
 import type { DeliveryBatch, DeliveryTarget, PreparedDelivery, RecipientResult } from '../types.js';
@@ -30,15 +31,9 @@ interface Staged {
 
 const DELIVERED = reply(250, '2.0.0', 'Delivered to mailbox');
 
-function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
-    ? error.code
-    : undefined;
-}
-
 /** A file system failure as a temporary reply: nothing about a write failure is permanent. */
 function writeFailure(error: unknown): Reply {
-  const code = errorCode(error);
+  const code = systemErrorCode(error);
   if (code === 'ENOSPC') return errorReply('DISK_FULL');
   if (code === 'EDQUOT') return reply(452, '4.2.2', 'Mailbox full');
   return errorReply('QUEUE_UNAVAILABLE', `Cannot write to mailbox (${code ?? 'error'})`);
@@ -49,7 +44,7 @@ async function exists(path: string): Promise<boolean> {
     await stat(path);
     return true;
   } catch (error) {
-    if (errorCode(error) === 'ENOENT') return false;
+    if (systemErrorCode(error) === 'ENOENT') return false;
     throw error;
   }
 }
@@ -60,7 +55,7 @@ async function alreadyInCur(folderDir: string, name: string): Promise<boolean> {
   try {
     dir = await opendir(join(folderDir, 'cur'));
   } catch (error) {
-    if (errorCode(error) === 'ENOENT') return false;
+    if (systemErrorCode(error) === 'ENOENT') return false;
     throw error;
   }
   const flagged = `${name}:`;
@@ -144,7 +139,7 @@ export class MaildirTarget implements DeliveryTarget {
     } catch (error) {
       // Checked only now, so the usual delivery pays no stat: no mailbox, or a folder (Junk, say)
       // the mailbox does not have yet, which is created before trying once more.
-      if (errorCode(error) !== 'ENOENT') throw error;
+      if (systemErrorCode(error) !== 'ENOENT') throw error;
       if (!(await exists(path.mailbox)))
         return settle('failed', errorReply('NO_SUCH_USER', 'No such mailbox'));
       await createFolder(path.dir);

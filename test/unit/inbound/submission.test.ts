@@ -20,7 +20,7 @@ import { RateLimiter } from '../../../src/ratelimit/limiter.js';
 import { smtpOptions } from '../../../src/server/listeners.js';
 import { ensureCertificate } from '../../../src/server/tls.js';
 import { clamdMissingReason, eicar, startClamd } from '../../helpers/clamd.js';
-import { encodeBody, smtpConnect } from '../../helpers/smtp-client.js';
+import { encodeBody, smtpConnect, submissionSession } from '../../helpers/smtp-client.js';
 
 const DOMAIN = 'example.test';
 const ALICE = `alice@${DOMAIN}`;
@@ -119,13 +119,8 @@ function message(from: string, to = BOB): string {
 
 /** Connects, STARTTLS, EHLO and AUTH PLAIN as alice; the client is ready for MAIL. */
 async function loggedIn(t: TestContext, port: number, user = ALICE, password = PASSWORD) {
-  const client = await smtpConnect(port);
+  const client = await submissionSession(port, '127.0.0.1', { user, password });
   t.after(() => client.close());
-  assert.equal((await client.send('EHLO client.test')).code, 250);
-  assert.equal((await client.startTls()).code, 220);
-  assert.equal((await client.send('EHLO client.test')).code, 250);
-  const auth = await client.send(`AUTH PLAIN ${plain(user, password)}`);
-  assert.equal(auth.code, 235, auth.text);
   return client;
 }
 

@@ -3,6 +3,7 @@
 // row never points at a missing or partial file; a file without a row is garbage from a crash.
 import { closeSync, promises as fsp, fsyncSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { isNotFound } from '../../../core/errors.js';
 
 /** Message ids that may name a body file: letters, digits, '-', '_' (no dots, no separators). */
 export const BODY_FILE_ID = /^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$/;
@@ -30,9 +31,7 @@ export async function readBodyFile(bodiesDir: string, name: string): Promise<Buf
   try {
     return await fsp.readFile(join(bodiesDir, name));
   } catch (error) {
-    if (typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT') {
-      return undefined;
-    }
+    if (isNotFound(error)) return undefined;
     throw error;
   }
 }
@@ -65,8 +64,7 @@ export function discardBodyFile(bodiesDir: string, name: string): void {
   try {
     unlinkSync(join(bodiesDir, name));
   } catch (error) {
-    if (!(typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT'))
-      throw error;
+    if (!isNotFound(error)) throw error;
   }
 }
 
