@@ -1,6 +1,7 @@
-// Loopback plumbing the integration and interop tests share: a free port, a connect probe, and a
-// bounded poll that names what it waited for.
-import { createConnection, createServer } from 'node:net';
+// Loopback plumbing the integration and interop tests share: a free port, a connect probe, a test
+// server's listen and clean-up, and a bounded poll that names what it waited for.
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { TestContext } from 'node:test';
 
 /** A TCP port that is free on `address` now: listen on 0, note the port, close. */
 export async function freePort(address = '127.0.0.1'): Promise<number> {
@@ -47,4 +48,24 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/**
+ * Listens on an ephemeral loopback port and returns it; when the test ends, every connection the
+ * server accepted is dropped and the server closed, so no test waits for a client to hang up.
+ */
+export async function listenForTest(t: TestContext, server: Server): Promise<number> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
 }

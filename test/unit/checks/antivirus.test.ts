@@ -10,7 +10,7 @@ import { compileChecks } from '../../../src/pipeline/config.js';
 import { stageReply } from '../../../src/pipeline/reply.js';
 import { runStage, type StageOutcome } from '../../../src/pipeline/run-stage.js';
 import { clamdMissingReason, eicar, startClamd, type TestClamd } from '../../helpers/clamd.js';
-import { freePort } from '../../helpers/net.js';
+import { freePort, listenForTest } from '../../helpers/net.js';
 
 const unused = () => Promise.reject(new Error('the antivirus check uses no DNS'));
 const noDns: Resolver = {
@@ -157,9 +157,7 @@ async function fakeClamd(
   t: TestContext,
   onData: (socket: Socket, received: Buffer) => void,
 ): Promise<string> {
-  const sockets = new Set<Socket>();
   const server = createServer((socket) => {
-    sockets.add(socket);
     let received: Buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
@@ -167,14 +165,7 @@ async function fakeClamd(
     });
     socket.on('error', () => undefined);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return `127.0.0.1:${address.port}`;
+  return `127.0.0.1:${await listenForTest(t, server)}`;
 }
 
 test('the stream is framed as zINSTREAM, 4-byte big-endian lengths and a zero-length end', async (t) => {

@@ -3,6 +3,7 @@ import { createServer, type Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { createSmtpTarget, type SmtpTargetOptions } from '../../../../src/delivery/smtp/index.js';
 import { startTestDns } from '../../../helpers/dns.js';
+import { listenForTest } from '../../../helpers/net.js';
 import { batch, deliver, rcpt, sharedPort, startReceiver, summary } from './world.js';
 
 /** What a scripted server saw on one connection: the raw chunks and the command lines. */
@@ -28,9 +29,7 @@ async function scriptedServer(
   options: { pipelining: boolean; holdEnvelope?: number; hangUpAtMail?: boolean },
 ): Promise<ScriptedServer> {
   const sessions: ScriptedSession[] = [];
-  const sockets = new Set<Socket>();
   const server = createServer((socket: Socket) => {
-    sockets.add(socket);
     const session: ScriptedSession = { chunks: [], commands: [], socket };
     sessions.push(session);
     let buffer = '';
@@ -81,17 +80,7 @@ async function scriptedServer(
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      }),
-  );
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no address');
-  return { port: address.port, sessions };
+  return { port: await listenForTest(t, server), sessions };
 }
 
 async function scriptedTarget(t: TestContext, port: number, extra: Partial<SmtpTargetOptions> = {}) {

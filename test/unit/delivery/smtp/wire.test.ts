@@ -16,6 +16,7 @@ import {
 } from '../../../../src/delivery/smtp/index.js';
 import { decodeXtext } from '../../../../src/protocol/smtp/params.js';
 import { startTestDns } from '../../../helpers/dns.js';
+import { listenForTest } from '../../../helpers/net.js';
 import { deliver, rcpt, summary } from './world.js';
 
 test('equal-preference MX hosts are shuffled, lower preferences always first', async (t) => {
@@ -139,9 +140,7 @@ test('[delivery.smtp] config: units, defaults, policies and smarthost become tar
  */
 async function brokenTlsServer(t: TestContext): Promise<{ port: number; sessions: string[][] }> {
   const sessions: string[][] = [];
-  const sockets = new Set<Socket>();
   const server = createServer((socket: Socket) => {
-    sockets.add(socket);
     const commands: string[] = [];
     sessions.push(commands);
     let buffer = '';
@@ -179,17 +178,7 @@ async function brokenTlsServer(t: TestContext): Promise<{ port: number; sessions
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      }),
-  );
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no address');
-  return { port: address.port, sessions };
+  return { port: await listenForTest(t, server), sessions };
 }
 
 test('a failed opportunistic TLS handshake falls back to plaintext; tls=required does not', async (t) => {
