@@ -8,11 +8,11 @@
 // --lmtp-sink routes local mail to an smtp-sink speaking LMTP instead of Maildir, to see the accept
 // path without local delivery's fsyncs competing for the disk.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { randomPort, waitForPort } from './net.js';
+import { randomPort, spawnBenchOutpost, waitForPort, writeBenchConfig } from './net.js';
 
 const { values } = parseArgs({
   options: {
@@ -74,31 +74,14 @@ async function main(): Promise<void> {
   const profiles = path.join(dir, 'profiles');
   const port = randomPort();
   const sinkPort = randomPort();
-  const lmtp = values['lmtp-sink']
-    ? `[delivery.lmtp]\naddress = "127.0.0.1:${sinkPort}"\ndomains = ["localhost"]\n`
-    : '';
-  writeFileSync(
-    path.join(dir, 'outpost.toml'),
-    `hostname = "outpost.bench"\ndomains = ["localhost"]\nlog_level = "warn"\n[http]\naddress = "127.0.0.1:0"\n` +
-      `[[listeners]]\nname = "mx"\nprofile = "mx"\naddress = "127.0.0.1:${port}"\nmax_connections_per_ip = 200\n${lmtp}`,
-  );
+  writeBenchConfig(dir, port, {
+    logLevel: 'warn',
+    ...(values['lmtp-sink'] ? { lmtpSinkPort: sinkPort } : {}),
+  });
   const sink = values['lmtp-sink']
     ? spawn('smtp-sink', ['-L', '-u', 'nobody', `127.0.0.1:${sinkPort}`, '1000'], { stdio: 'ignore' })
     : undefined;
-  const server = spawn(
-    process.execPath,
-    [
-      '--cpu-prof',
-      `--cpu-prof-dir=${profiles}`,
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'serve',
-      '--data',
-      dir,
-    ],
-    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const server = spawnBenchOutpost(dir, ['--cpu-prof', `--cpu-prof-dir=${profiles}`]);
   try {
     await waitForPort(port);
     const args = ['-s', values.sessions, '-m', values.messages, '-l', values.size];

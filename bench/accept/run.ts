@@ -8,11 +8,9 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
-  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
-  openSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -21,7 +19,7 @@ import { connect, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { randomPort, waitForPort } from './net.js';
+import { randomPort, spawnBenchOutpost, waitForPort, writeBenchConfig } from './net.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,7 +34,6 @@ const MESSAGES = Number(values.messages);
 const SESSIONS = Number(values.sessions);
 const SIZE = Number(values.size);
 const RUN_CAP_MS = 10 * 60_000;
-const root = path.resolve(import.meta.dirname, '../..');
 
 interface Server {
   name: string;
@@ -113,18 +110,8 @@ async function startOutpost(lmtpSink: boolean): Promise<Server> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-accept-outpost-'));
   const port = randomPort();
   const sink = lmtpSink ? await startSink(['-L']) : undefined;
-  const lmtp = sink ? `[delivery.lmtp]\naddress = "127.0.0.1:${sink.port}"\ndomains = ["localhost"]\n` : '';
-  writeFileSync(
-    path.join(dir, 'outpost.toml'),
-    `hostname = "outpost.bench"\ndomains = ["localhost"]\n[http]\naddress = "127.0.0.1:0"\n` +
-      `[[listeners]]\nname = "mx"\nprofile = "mx"\naddress = "127.0.0.1:${port}"\nmax_connections_per_ip = 200\n${lmtp}`,
-  );
-  const log = openSync(path.join(dir, 'outpost.log'), 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--data', dir], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', log],
-  });
-  closeSync(log);
+  writeBenchConfig(dir, port, sink ? { lmtpSinkPort: sink.port } : {});
+  const child = spawnBenchOutpost(dir);
   await waitForPort(port);
   return {
     name: lmtpSink

@@ -6,11 +6,11 @@
 //
 //   npx tsx bench/accept/threads.ts [--messages 4000] [--rounds 2] [--persistent] [--lmtp-sink]
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { randomPort, waitForPort } from './net.js';
+import { randomPort, spawnBenchOutpost, waitForPort, writeBenchConfig } from './net.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,7 +21,6 @@ const { values } = parseArgs({
     'lmtp-sink': { type: 'boolean', default: false },
   },
 });
-const root = path.resolve(import.meta.dirname, '../..');
 const TICK_MS = 1000 / 100; // USER_HZ
 
 /** CPU ms per thread name (libuv pool, V8 GC helpers, main and worker threads) of one process. */
@@ -77,24 +76,15 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-threads-'));
   const port = randomPort();
   let sink: ChildProcess | undefined;
-  let lmtp = '';
+  let lmtpSinkPort: number | undefined;
   if (values['lmtp-sink']) {
     const sinkPort = randomPort();
     sink = spawn('smtp-sink', ['-L', '-u', 'nobody', `127.0.0.1:${sinkPort}`, '1000'], { stdio: 'ignore' });
     await waitForPort(sinkPort);
-    lmtp = `[delivery.lmtp]\naddress = "127.0.0.1:${sinkPort}"\ndomains = ["localhost"]\n`;
+    lmtpSinkPort = sinkPort;
   }
-  writeFileSync(
-    path.join(dir, 'outpost.toml'),
-    `hostname = "outpost.bench"\ndomains = ["localhost"]\n[http]\naddress = "127.0.0.1:0"\n` +
-      `[[listeners]]\nname = "mx"\nprofile = "mx"\naddress = "127.0.0.1:${port}"\nmax_connections_per_ip = 200\n${lmtp}`,
-  );
-  const log = openSync(path.join(dir, 'outpost.log'), 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--data', dir], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', log],
-  });
-  closeSync(log);
+  writeBenchConfig(dir, port, lmtpSinkPort === undefined ? {} : { lmtpSinkPort });
+  const child = spawnBenchOutpost(dir);
   try {
     await waitForPort(port);
     const pid = child.pid ?? 0;
